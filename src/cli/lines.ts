@@ -1,0 +1,60 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { InputUnreadableError } from '../errors.js';
+
+/** One line of a JSON Lines input, with its source position. */
+export interface InputLine {
+  file: string;
+  line: number;
+  text: string;
+}
+
+/** Fails before any work if an input cannot be read, so a run never stops half-way for that. */
+export async function checkReadable(files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    if (file === '-') continue;
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(file)).isDirectory();
+    } catch (err) {
+      throw new InputUnreadableError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    if (isDirectory) throw new InputUnreadableError(`cannot read ${file}: it is a directory`);
+  }
+}
+
+/**
+ * Streams the lines of each file in turn (`-` = stdin); memory does not grow with the input. LF or
+ * CRLF endings. Blank lines (a trailing newline, spacing) are not messages: skipped, but they still
+ * count in line numbers so positions match an editor's.
+ */
+export async function* readLines(files: readonly string[], stdin: Readable): AsyncGenerator<InputLine> {
+  for (const file of files) {
+    const stream = file === '-' ? stdin : createReadStream(file, { highWaterMark: 1 << 20 });
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let line = 0;
+    const chunks = stream[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Buffer | string>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw new InputUnreadableError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      const text = next.done ? rest + decoder.end() + '\n' : rest + decoder.write(next.value as Buffer);
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        line += 1;
+        const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        const lineText = text.slice(start, end);
+        start = nl + 1;
+        if (lineText.trim() !== '') yield { file, line, text: lineText };
+      }
+      rest = text.slice(start);
+      if (next.done) break;
+    }
+  }
+}

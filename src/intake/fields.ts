@@ -1,0 +1,50 @@
+import { IntakeProblem, show } from './reasons.js';
+
+/** Field readers for Canvas payloads. Absent and null are the same everywhere (compact payloads). */
+
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A score: a finite number, a numeric string (converted), or null. */
+export function readScore(value: unknown, path: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value === 0 ? 0 : value; // -0 → 0: one value, one fingerprint
+  } else if (typeof value === 'string' && NUMERIC.test(value)) {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n === 0 ? 0 : n;
+  }
+  throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a finite number`);
+}
+
+/** A letter or points grade: a string, a number (written as a string), or null. */
+export function readGrade(value: unknown, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a grade`);
+}
+
+export function readBoolean(value: unknown, path: string): boolean | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'boolean') return value;
+  throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a boolean`);
+}
+
+export function readString(value: unknown, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return value;
+  throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a string`);
+}
+
+/** An SIS id: a non-empty string (a safe integer is accepted and written as one). Empty means unknown. */
+export function readSisId(value: unknown, path: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not an SIS id`);
+}
+
+export function required<T>(value: T | null, path: string): T {
+  if (value === null) throw new IntakeProblem('invalid_field', `${path}: required but absent or null`);
+  return value;
+}

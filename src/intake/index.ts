@@ -1,0 +1,5 @@
+export { intakeText, intakeValue, type Verdict } from './intake.js';
+export { quarantineReasons, QuarantineReason } from './reasons.js';
+export * from './records.js';
+export { formatInstant, parseInstant } from './timestamps.js';
+export { compareIds } from './ids.js';
