@@ -1,0 +1,19 @@
+import { benchIntake } from './intake.js';
+
+/**
+ * `npm run bench [section...]`: prints throughput side by side with a baseline measured in the same run.
+ * Ratios, not absolute figures, are what carry from one machine to another.
+ */
+const sections: Record<string, () => Promise<void>> = {
+  intake: () => benchIntake(),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(sections)) {
+  const run = sections[name];
+  if (run === undefined) {
+    console.error(`gradestream bench: unknown section ${name} (known: ${Object.keys(sections).join(', ')})`);
+    process.exit(2);
+  }
+  await run();
+}
