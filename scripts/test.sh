@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run build
-bash scripts/services.sh up
-trap 'bash scripts/services.sh down' EXIT
-eval "$(bash scripts/services.sh env)"
+bash scripts/services.sh up postgres
+trap 'bash scripts/services.sh down postgres' EXIT
+eval "$(bash scripts/services.sh env postgres)"
 
 mkdir -p var
 npx vitest run --reporter=default --reporter=json --outputFile.json=var/test-results.json "$@"

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { GradestreamError, InputUnreadableError, UsageError } from '../errors.js';
+import { ConfigError, GradestreamError, InputUnreadableError, UsageError } from '../errors.js';
+import { inspectCommand, type InspectOptions } from './inspect.js';
 import { EXIT, processIo, type CliIo } from './io.js';
+import { replay, type ReplayOptions } from './replay.js';
 import { validate } from './validate.js';
 
 type Action = (io: CliIo) => Promise<number>;
@@ -25,6 +27,24 @@ function program(io: CliIo, run: (action: Action) => void): Command {
     .argument('<files...>', 'JSON Lines files; - for stdin')
     .option('--json', 'one JSON document on stdout')
     .action((files: string[], opts: { json?: boolean }) => run((io) => validate(files, opts, io)));
+
+  cli
+    .command('replay')
+    .description('fold Canvas-format JSON Lines into the state store, through the same pipeline as the live sources')
+    .argument('<files...>', 'JSON Lines files; - for stdin')
+    .option('--json', 'one JSON document on stdout')
+    .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
+    .option('--batch-size <lines>', 'lines folded per transaction (default 2000)')
+    .action((files: string[], opts: ReplayOptions) => run((io) => replay(files, opts, io)));
+
+  cli
+    .command('inspect')
+    .description("show what the state store holds for a student")
+    .requiredOption('--student <id>', 'canonical (global) student id')
+    .option('--course <id>', 'only this course (canonical id)')
+    .option('--json', 'one JSON document on stdout')
+    .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
+    .action((opts: InspectOptions) => run((io) => inspectCommand(opts, io)));
 
   return cli;
 }
@@ -53,7 +73,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`gradestream: ${message.split('\n')[0]}\n`);
-    if (err instanceof UsageError || err instanceof InputUnreadableError) return EXIT.usage;
+    // An invalid configuration (flags or environment) is a command line that cannot be run.
+    if (err instanceof UsageError || err instanceof InputUnreadableError || err instanceof ConfigError) return EXIT.usage;
     if (err instanceof GradestreamError) return EXIT.failed;
     return EXIT.failed;
   }

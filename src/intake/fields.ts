@@ -16,10 +16,19 @@ export function readScore(value: unknown, path: string): number | null {
   throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a finite number`);
 }
 
+/**
+ * Text stored for the SIS. U+0000 is refused: PostgreSQL text cannot hold it, and no real grade or SIS
+ * id contains it, so it can only be a broken producer.
+ */
+function text(value: string, path: string): string {
+  if (value.includes('\u0000')) throw new IntakeProblem('invalid_field', `${path}: ${show(value)} contains U+0000`);
+  return value;
+}
+
 /** A letter or points grade: a string, a number (written as a string), or null. */
 export function readGrade(value: unknown, path: string): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return text(value, path);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a grade`);
 }
@@ -32,14 +41,14 @@ export function readBoolean(value: unknown, path: string): boolean | null {
 
 export function readString(value: unknown, path: string): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return text(value, path);
   throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not a string`);
 }
 
 /** An SIS id: a non-empty string (a safe integer is accepted and written as one). Empty means unknown. */
 export function readSisId(value: unknown, path: string): string | null {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return text(value, path);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not an SIS id`);
 }

@@ -9,7 +9,9 @@ import { z } from 'zod';
  * `event_time` its metadata.event_time, both UTC epoch milliseconds.
  */
 
-const id = z.string().regex(/^(0|[1-9][0-9]{0,18})$/);
+/** A canonical id: decimal digits, no leading zeros, at most 19 digits (stores keep 64-bit integers). */
+export const CanonicalId = z.string().regex(/^(0|[1-9][0-9]{0,18})$/);
+const id = CanonicalId;
 const score = z.number().finite().nullable();
 const instant = z.number().int();
 

@@ -211,6 +211,8 @@ describe('quarantine reasons (SPEC §1.4)', () => {
     ['grade object', 'grade_change', {}, { grade: ['A'] }, 'invalid_field', /body\.grade: \["A"\]/],
     ['muted string', 'grade_change', {}, { muted: 'false' }, 'invalid_field', /body\.muted: "false"/],
     ['workflow_state unknown', 'course_grade_change', {}, { workflow_state: 'pending' }, 'invalid_field', /body\.workflow_state: "pending"/],
+    ['U+0000 in a grade', 'grade_change', {}, { grade: 'A\u0000' }, 'invalid_field', /body\.grade: .*contains U\+0000/],
+    ['U+0000 in a student SIS id', 'grade_change', {}, { student_sis_id: '\u0000' }, 'invalid_field', /body\.student_sis_id/],
     ['event_name a number', 'grade_change', { event_name: 7 }, {}, 'invalid_field', /metadata\.event_name: 7/],
   ])('%s', (_label, name, metadata, body, reason, detail) => {
     let text = JSON.stringify(variant(name, { metadata, body }));

@@ -2,9 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
 export interface SigningKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: PrivateKey;
   jwk: JWK;
 }
 
