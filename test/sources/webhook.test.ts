@@ -1,0 +1,132 @@
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { createHttpServer, listen, Router } from '../../src/service/http.js';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { WebhookSource } from '../../src/sources/webhook.js';
+import { webhookAuthenticator, type WebhookAuthSettings } from '../../src/sources/webhook-auth.js';
+import type { StateStore } from '../../src/state/store.js';
+import { fixture, fixtureText, variant } from '../support/events.js';
+import { jwksServer, signEvent, signingKey } from '../support/jwks.js';
+import { openTestStore, sqlite, type TestStore } from '../support/stores.js';
+
+const log = createLogger('silent');
+const ISSUER = 'https://canvas.example.edu';
+
+async function serve(store: StateStore, settings: WebhookAuthSettings, bodyLimit?: number) {
+  const source = new WebhookSource({ store, auth: webhookAuthenticator(settings, { cooldownMs: 0 }), log, bodyLimit });
+  const server: Server = createHttpServer(new Router().on('POST', '/events', source.handle), log);
+  const port = await listen(server, 0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${port}/events`,
+    close: async () => {
+      await new Promise((r) => server.close(r));
+      await source.close();
+    },
+  };
+}
+
+const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+
+describe('POST /events with a shared secret, into a real SQLite store', () => {
+  let t: TestStore;
+  let hook: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    t = await openTestStore(sqlite);
+    hook = await serve(t.store, { mode: 'secret', secret: 's3cret' }, 64 * 1024);
+  });
+  afterAll(async () => {
+    await hook.close();
+    await t.cleanup();
+  });
+  const secret = { 'x-gradestream-secret': 's3cret' };
+
+  it('folds an event and answers only after commit; a repeat is a duplicate', async () => {
+    const r = await post(hook.url, fixtureText('grade_change'), secret);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ outcome: 'applied' });
+    const state = await t.store.inspect('21070000000000048');
+    expect(state.assignment_scores).toHaveLength(1);
+    expect(await (await post(`${hook.url}?secret=s3cret`, fixtureText('grade_change'))).json()).toEqual({ outcome: 'duplicate' });
+  });
+
+  it('quarantines an invalid event with a 200, and ignores other event types', async () => {
+    const bad = JSON.stringify(variant('grade_change', { body: { score: 'lots' } }));
+    expect(await (await post(hook.url, bad, secret)).json()).toEqual({ outcome: 'quarantined' });
+    const q = await t.store.listQuarantine({ limit: 10 });
+    expect(q.at(-1)).toMatchObject({ source: 'webhook', reason: 'invalid_field', raw: bad });
+    expect(q.at(-1)!.position).toMatch(/^webhook:/);
+    const other = JSON.stringify({ metadata: { event_name: 'submission_created' }, body: {} });
+    expect(await (await post(hook.url, other, secret)).json()).toEqual({ outcome: 'ignored' });
+  });
+
+  it('refuses a wrong secret with 401 and folds nothing', async () => {
+    const before = await t.store.dump();
+    const e = variant('grade_change', { body: { assignment_id: '21070000000000999' } });
+    const r = await post(hook.url, JSON.stringify(e), { 'x-gradestream-secret': 'guess' });
+    expect(r.status).toBe(401);
+    expect(await t.store.dump()).toBe(before);
+  });
+
+  it('refuses a body over the limit with 413', async () => {
+    const r = await post(hook.url, JSON.stringify({ pad: 'x'.repeat(70 * 1024) }), secret);
+    expect(r.status).toBe(413);
+  });
+
+  it('answers every one of many concurrent deliveries, sharing transactions', async () => {
+    const events = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify(variant('grade_change', { body: { assignment_id: String(21070000000100000n + BigInt(i)) } })),
+    );
+    const answers = await Promise.all(events.map((e) => post(hook.url, e, secret).then((r) => r.json())));
+    expect(answers.every((a) => a.outcome === 'applied')).toBe(true);
+    expect((await t.store.counts()).assignment_score).toBeGreaterThanOrEqual(61);
+  });
+
+  it('answers 404 and 405 for other paths and methods', async () => {
+    expect((await fetch(hook.url.replace('/events', '/nope'))).status).toBe(404);
+    expect((await fetch(hook.url)).status).toBe(405);
+  });
+});
+
+describe('POST /events with signed payloads', () => {
+  it('folds a valid JWS, refuses a tampered one with 401 and folds nothing', async () => {
+    const t = await openTestStore(sqlite);
+    const key = await signingKey('k1');
+    const jwks = await jwksServer([key]);
+    const hook = await serve(t.store, { mode: 'jwt', jwksUrl: jwks.url, issuer: ISSUER });
+    try {
+      const token = await signEvent(key, fixture('course_grade_change'), { issuer: ISSUER });
+      const ok = await post(hook.url, token, { 'content-type': 'application/jwt' });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ outcome: 'applied' });
+      const before = await t.store.dump();
+      const [h, p, s] = token.split('.');
+      const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
+      claims.body.final_score = 99;
+      const forged = [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.');
+      expect((await post(hook.url, forged)).status).toBe(401);
+      // plain JSON is not accepted when signatures are required
+      expect((await post(hook.url, fixtureText('grade_change'))).status).toBe(401);
+      expect(await t.store.dump()).toBe(before);
+    } finally {
+      await hook.close();
+      await jwks.close();
+      await t.cleanup();
+    }
+  });
+});
+
+describe('POST /events while the store is unavailable', () => {
+  it('answers 503 with Retry-After so the sender redelivers', async () => {
+    const failing = { apply: async () => { throw new StoreUnavailableError('database restarting'); } } as unknown as StateStore;
+    const hook = await serve(failing, { mode: 'none' });
+    try {
+      const r = await post(hook.url, fixtureText('grade_change'));
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('5');
+    } finally {
+      await hook.close();
+    }
+  });
+});
