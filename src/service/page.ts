@@ -1,0 +1,120 @@
+import { DateTime } from 'luxon';
+import { principalOf, SESSION_COOKIE, type AdminBackend } from './api.js';
+import type { Reply, Request, Router } from './http.js';
+import type { Tokens } from './tokens.js';
+
+/**
+ * The admin page (SPEC §7.3), modelled on Canvas's SIS grade sync screen: a schedules table (Hour of
+ * Day, Next Run, Status, Posted By, Actions) and the sync history. Server-rendered, no script: the
+ * action buttons are forms posting to the API with the session cookie (HttpOnly, SameSite=Strict).
+ */
+
+const SESSION_HOURS = 8;
+
+/** A schedule as the page shows it: what `AdminBackend.listSchedules` returns. */
+export interface ScheduleRow {
+  id: string;
+  hourOfDay: number;
+  timeZone: string;
+  nextRun: string | null;
+  status: string;
+  postedBy: string;
+}
+
+export interface RunRow {
+  id: string;
+  schedule: string;
+  trigger: string;
+  triggered_by: string;
+  started_at: string | null;
+  finished_at: string | null;
+  status: string;
+  rows: number;
+  error?: string | null;
+}
+
+const esc = (v: unknown): string =>
+  String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const hour = (h: number) => `${String(h).padStart(2, '0')}:00`;
+
+function local(iso: string | null, zone: string): string {
+  if (iso === null) return '—';
+  return DateTime.fromISO(iso, { zone }).toFormat('yyyy-LL-dd HH:mm ZZZZ');
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin-bottom:2rem}
+th,td{border-bottom:1px solid #ddd;padding:.4rem .8rem;text-align:left}th{background:#f4f4f4}
+form.inline{display:inline}button{margin-right:.3rem}.failed{color:#b00}.suspended{color:#a60}
+</style></head><body>${body}</body></html>`;
+}
+
+function signIn(message = ''): string {
+  return layout('gradestream — sign in', `<h1>gradestream</h1>
+${message ? `<p class="failed">${esc(message)}</p>` : ''}
+<form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>`);
+}
+
+function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[], runs: RunRow[]): string {
+  const admin = who.role === 'admin';
+  const action = (id: string, verb: string, label: string) =>
+    `<form class="inline" method="post" action="/api/schedules/${encodeURIComponent(id)}/${verb}"><button type="submit">${label}</button></form>`;
+  const scheduleRows = schedules
+    .map(
+      (s) => `<tr><td>${esc(s.id)}</td><td>${hour(s.hourOfDay)} ${esc(s.timeZone)}</td><td>${esc(local(s.nextRun, s.timeZone))}</td>
+<td class="${esc(s.status)}">${s.status === 'suspended' ? 'Suspended' : 'Enabled'}</td><td>${esc(s.postedBy)}</td>
+<td>${admin ? action(s.id, 'run', 'Run this schedule now') + (s.status === 'suspended' ? action(s.id, 'resume', 'Resume') : action(s.id, 'pause', 'Pause')) : ''}</td></tr>`,
+    )
+    .join('\n');
+  const runRows = runs
+    .map(
+      (r) => `<tr><td>${esc(r.id)}</td><td>${esc(r.schedule)}</td><td>${esc(r.trigger)}</td><td>${esc(r.triggered_by)}</td>
+<td>${esc(r.started_at ?? '')}</td><td>${esc(r.finished_at ?? '')}</td><td class="${esc(r.status)}">${esc(r.status)}</td><td>${esc(r.rows)}</td><td>${esc(r.error ?? '')}</td></tr>`,
+    )
+    .join('\n');
+  return layout('gradestream — grade sync', `<h1>Grade Sync</h1>
+<p>Signed in as ${esc(who.name)} (${esc(who.role)}). <form class="inline" method="post" action="/logout"><button type="submit">Sign out</button></form></p>
+<h2>Schedules</h2>
+<table id="schedules"><thead><tr><th>Schedule</th><th>Hour of Day</th><th>Next Run</th><th>Status</th><th>Posted By</th><th>Actions</th></tr></thead>
+<tbody>${scheduleRows}</tbody></table>
+<h2>Sync history</h2>
+<table id="history"><thead><tr><th>Run</th><th>Schedule</th><th>Trigger</th><th>Triggered by</th><th>Started</th><th>Finished</th><th>Status</th><th>Rows</th><th>Error</th></tr></thead>
+<tbody>${runRows}</tbody></table>`);
+}
+
+const html = (status: number, body: string, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  body,
+});
+
+function sessionCookie(req: Request, value: string, maxAge: number): string {
+  // Secure when the client reached us over TLS (directly or through an ingress that says so).
+  const secure = req.headers['x-forwarded-proto'] === 'https' || (req.raw.socket as { encrypted?: boolean }).encrypted;
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+}
+
+export function registerPage(router: Router, tokens: Tokens, backend: AdminBackend): void {
+  router
+    .on('GET', '/', async (req) => {
+      const who = principalOf(req, tokens);
+      if (who === undefined) return html(200, signIn(tokens.size === 0 ? 'No tokens are configured (GRADESTREAM_ADMIN_TOKENS_FILE).' : ''));
+      const [schedules, runs] = await Promise.all([backend.listSchedules(), backend.listRuns(50)]);
+      return html(200, dashboard(who, schedules as ScheduleRow[], runs as RunRow[]));
+    })
+    .on('POST', '/login', async (req) => {
+      const token = new URLSearchParams(await req.text(8 * 1024)).get('token') ?? '';
+      const who = tokens.verify(token);
+      if (who === undefined) return html(401, signIn('That token is not valid.'));
+      const value = tokens.session(who, Date.now() + SESSION_HOURS * 3_600_000);
+      return { status: 303, headers: { location: '/', 'set-cookie': sessionCookie(req, value, SESSION_HOURS * 3600) } };
+    })
+    .on('POST', '/logout', (req) => ({ status: 303, headers: { location: '/', 'set-cookie': sessionCookie(req, '', 0) } }));
+}
+

@@ -1,0 +1,92 @@
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { registerApi, type AdminBackend } from '../../src/service/api.js';
+import { createHttpServer, listen, Router } from '../../src/service/http.js';
+import { registerPage } from '../../src/service/page.js';
+import { Tokens } from '../../src/service/tokens.js';
+
+/** A recording backend: the API layer's job is auth, routing and shapes, tested here on its own. */
+function fakeBackend() {
+  const calls: unknown[][] = [];
+  const backend: AdminBackend = {
+    listSchedules: async () => [{ id: 'nightly', hourOfDay: 2, timeZone: 'America/Denver', nextRun: '2026-11-26T09:00:00.000Z', status: 'enabled', postedBy: 'Ada <admin>' }],
+    runSchedule: async (id, by) => (calls.push(['run', id, by]), { id: 'r1', schedule: id, triggered_by: by }),
+    pauseSchedule: async (id, by) => (calls.push(['pause', id, by]), { id, status: 'suspended' }),
+    resumeSchedule: async (id, by) => (calls.push(['resume', id, by]), { id, status: 'enabled' }),
+    resend: async (sel, by) => (calls.push(['resend', sel, by]), { ok: true }),
+    listRuns: async () => [{ id: 'r1', schedule: 'nightly', trigger: 'manual', triggered_by: 'ada', started_at: null, finished_at: null, status: 'succeeded', rows: 3 }],
+    getRun: async (id) => (id === 'r1' ? { id } : undefined),
+    listHeld: async () => [],
+    listQuarantine: async () => [],
+  };
+  return { backend, calls };
+}
+
+describe('admin API and page', () => {
+  const tokens = Tokens.parse('- {name: ada, role: admin, token: adm}\n- {name: vic, role: viewer, token: view}');
+  const { backend, calls } = fakeBackend();
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    const router = new Router();
+    registerApi(router, tokens, backend);
+    registerPage(router, tokens, backend);
+    server = createHttpServer(router, createLogger('silent'));
+    base = `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+  it('needs a token for /api/*: 401 without, 403 for a viewer mutating', async () => {
+    expect((await fetch(`${base}/api/schedules`)).status).toBe(401);
+    expect((await fetch(`${base}/api/schedules`, { headers: bearer('nope') })).status).toBe(401);
+    expect((await fetch(`${base}/api/schedules`, { headers: bearer('view') })).status).toBe(200);
+    expect((await fetch(`${base}/api/schedules/nightly/run`, { method: 'POST', headers: bearer('view') })).status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  it('records the admin who runs, pauses and resumes', async () => {
+    for (const verb of ['run', 'pause', 'resume']) {
+      const r = await fetch(`${base}/api/schedules/nightly/${verb}`, { method: 'POST', headers: bearer('adm') });
+      expect(r.status).toBe(200);
+    }
+    expect(calls).toEqual([['run', 'nightly', 'ada'], ['pause', 'nightly', 'ada'], ['resume', 'nightly', 'ada']]);
+  });
+
+  it('resend takes exactly one selector', async () => {
+    const post = (body: object) => fetch(`${base}/api/resend`, { method: 'POST', headers: { ...bearer('adm'), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({})).status).toBe(400);
+    expect((await post({ course: '1', all: true })).status).toBe(400);
+    expect((await post({ course: '21070000000000002' })).status).toBe(200);
+    expect(calls.at(-1)).toEqual(['resend', { course: '21070000000000002', assignment: undefined, all: false }, 'ada']);
+  });
+
+  it('404 for an unknown run, 400 for a bad limit', async () => {
+    expect((await fetch(`${base}/api/runs/zzz`, { headers: bearer('view') })).status).toBe(404);
+    expect((await fetch(`${base}/api/runs?limit=0`, { headers: bearer('view') })).status).toBe(400);
+  });
+
+  it('signs in through the form with an HttpOnly, SameSite=Strict cookie that /api/* accepts', async () => {
+    const page = await fetch(`${base}/`);
+    expect(await page.text()).toContain('name="token"');
+    const bad = await fetch(`${base}/login`, { method: 'POST', body: 'token=wrong', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    expect(bad.status).toBe(401);
+    const login = await fetch(`${base}/login`, { method: 'POST', body: 'token=adm', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const setCookie = login.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    const session = setCookie.split(';')[0]!;
+    const dash = await (await fetch(`${base}/`, { headers: { cookie: session } })).text();
+    for (const heading of ['Hour of Day', 'Next Run', 'Status', 'Posted By', 'Actions']) expect(dash).toContain(`<th>${heading}</th>`);
+    expect(dash).toContain('02:00 America/Denver');
+    expect(dash).toContain('2026-11-26 02:00 MST');
+    expect(dash).toContain('Ada &lt;admin&gt;'); // escaped
+    expect(dash).toContain('Run this schedule now');
+    const form = await fetch(`${base}/api/schedules/nightly/pause`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
+    expect(form.status).toBe(303);
+    expect(form.headers.get('location')).toBe('/');
+    expect((await fetch(`${base}/api/runs`, { headers: { cookie: session } })).status).toBe(200);
+  });
+});
