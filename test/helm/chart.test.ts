@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+const helm = process.env['GRADESTREAM_HELM'];
+
+async function template(...set: string[]): Promise<{ ok: true; docs: any[] } | { ok: false; error: string }> {
+  if (!helm) throw new Error('GRADESTREAM_HELM is not set: run the suite with `npm test` (scripts/helm.sh provides helm)');
+  const args = ['template', 't', 'helm/gradestream', ...set.flatMap((s) => ['--set', s])];
+  try {
+    const { stdout } = await promisify(execFile)(helm, args);
+    return { ok: true, docs: parseAllDocuments(stdout).map((d) => d.toJS()).filter(Boolean) };
+  } catch (err) {
+    return { ok: false, error: String((err as { stderr?: string }).stderr ?? err) };
+  }
+}
+
+const JWT = ['webhook.jwksUrl=https://canvas.example.edu/jwks', 'webhook.issuer=https://canvas.example.edu'];
+
+describe('Helm chart', () => {
+  it('renders a deployment running `gradestream run` with probes and the configuration as environment', async () => {
+    const r = await template(...JWT, 'adminTokensSecret=gs-tokens');
+    if (!r.ok) throw new Error(r.error);
+    const deployment = r.docs.find((d) => d.kind === 'Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.args).toEqual(['run']);
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    const env = Object.fromEntries(container.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      GRADESTREAM_WEBHOOK_AUTH: 'jwt',
+      GRADESTREAM_WEBHOOK_JWKS_URL: 'https://canvas.example.edu/jwks',
+      GRADESTREAM_STATE_URL: 'sqlite:/var/lib/gradestream/gradestream.db',
+      GRADESTREAM_ADMIN_TOKENS_FILE: '/etc/gradestream/tokens/tokens.yaml',
+    });
+    expect(deployment.spec.strategy.type).toBe('Recreate');
+    expect(r.docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'PersistentVolumeClaim', 'Service']);
+  });
+
+  it('refuses webhook auth none unless told explicitly', async () => {
+    expect(await template('webhook.auth=none')).toMatchObject({ ok: false, error: expect.stringMatching(/allowUnauthenticated/) });
+    expect((await template('webhook.auth=none', 'webhook.allowUnauthenticated=true')).ok).toBe(true);
+  });
+
+  it('refuses jwt without its JWKS and issuer, and several replicas on SQLite', async () => {
+    expect(await template()).toMatchObject({ ok: false, error: expect.stringMatching(/jwksUrl and webhook.issuer/) });
+    expect(await template(...JWT, 'replicaCount=2')).toMatchObject({ ok: false, error: expect.stringMatching(/needs PostgreSQL/) });
+    expect((await template(...JWT, 'replicaCount=2', 'state.url=postgres://db/gradestream')).ok).toBe(true);
+  });
+
+  it('puts the schedules into a ConfigMap the service reads', async () => {
+    const r = await template(...JWT, 'schedules[0].id=nightly', 'schedules[0].hourOfDay=2', 'schedules[0].postedBy=Registrar');
+    if (!r.ok) throw new Error(r.error);
+    const cm = r.docs.find((d) => d.kind === 'ConfigMap');
+    expect(cm.data['schedules.yaml']).toMatch(/id: nightly/);
+  });
+});
