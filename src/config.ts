@@ -1,6 +1,7 @@
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { sinkUrlProblem } from './sinks/url.js';
 
 /**
  * Configuration (SPEC §7.2), parsed once at start from the environment with command-line flags
@@ -10,9 +11,11 @@ import { ConfigError } from './errors.js';
 const stateUrl = z
   .string()
   .refine((v) => v.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(v), 'expected sqlite:PATH or postgres://…');
-const sinkUrl = z
-  .string()
-  .refine((v) => v.startsWith('file:') || v.startsWith('s3://') || v.startsWith('https://'), 'expected file:DIR, s3://bucket/prefix or https://…');
+// The sinks' own rule (src/sinks/url.ts): also names what is wrong, e.g. plain http:// to a remote host.
+const sinkUrl = z.string().superRefine((v, ctx) => {
+  const problem = sinkUrlProblem(v);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
 const zone = z.string().refine((v) => IANAZone.isValidZone(v), 'not an IANA time zone');
 const optional = z.string().min(1).optional();
 
@@ -32,6 +35,15 @@ export const ConfigSchema = z.object({
     .transform((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''))
     .optional(),
   kafkaGroupId: z.string().min(1).default('gradestream'),
+  // Optional: quarantined Kafka records are also produced to this topic (README "Sources").
+  kafkaDlqTopic: optional,
+  kafkaSsl: z
+    .enum(['true', 'false'], { message: 'expected true or false' })
+    .transform((v) => v === 'true')
+    .optional(),
+  kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  kafkaSaslUsername: optional,
+  kafkaSaslPassword: optional,
   adminTokensFile: optional,
   webhookAuth: z.enum(['jwt', 'secret', 'none']).optional(),
   webhookJwksUrl: z.string().url().optional(),
@@ -52,6 +64,11 @@ const ENV: Record<keyof Config, string> = {
   kafkaBrokers: 'GRADESTREAM_KAFKA_BROKERS',
   kafkaTopics: 'GRADESTREAM_KAFKA_TOPICS',
   kafkaGroupId: 'GRADESTREAM_KAFKA_GROUP_ID',
+  kafkaDlqTopic: 'GRADESTREAM_KAFKA_DLQ_TOPIC',
+  kafkaSsl: 'GRADESTREAM_KAFKA_SSL',
+  kafkaSaslMechanism: 'GRADESTREAM_KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'GRADESTREAM_KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'GRADESTREAM_KAFKA_SASL_PASSWORD',
   adminTokensFile: 'GRADESTREAM_ADMIN_TOKENS_FILE',
   webhookAuth: 'GRADESTREAM_WEBHOOK_AUTH',
   webhookJwksUrl: 'GRADESTREAM_WEBHOOK_JWKS_URL',
@@ -60,7 +77,7 @@ const ENV: Record<keyof Config, string> = {
   logLevel: 'LOG_LEVEL',
 };
 
-const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret']);
+const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword']);
 
 /** Reads the configuration: `flags` (already named as Config keys) win over `env`. */
 export function loadConfig(
@@ -83,6 +100,12 @@ export function loadConfig(
         return `${where}: ${issue.message}`;
       }),
     );
+  }
+  const sasl = [parsed.data.kafkaSaslMechanism, parsed.data.kafkaSaslUsername, parsed.data.kafkaSaslPassword];
+  if (sasl.some((v) => v !== undefined) && sasl.some((v) => v === undefined)) {
+    throw new ConfigError([
+      `${ENV.kafkaSaslMechanism}, ${ENV.kafkaSaslUsername} and ${ENV.kafkaSaslPassword}: set all three for SASL, or none`,
+    ]);
   }
   return parsed.data;
 }

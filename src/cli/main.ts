@@ -1,9 +1,30 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, GradestreamError, InputUnreadableError, UsageError } from '../errors.js';
+import { UnknownScheduleError } from '../sync/errors.js';
+import { heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { replay, type ReplayOptions } from './replay.js';
+import { resendCommand, type ResendOptions } from './resend.js';
+import { runsList, runsShow } from './runs.js';
+import { schedulesList, schedulesNext, schedulesSetStatus, schedulesTick } from './schedules.js';
+import type { SyncCliOptions } from './sync-common.js';
+import { syncCommand, type SyncOptions } from './sync.js';
 import { validate } from './validate.js';
+
+const STATE_HELP = 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)';
+const SCHEDULES_HELP = 'schedules file, YAML or JSON (overrides GRADESTREAM_SCHEDULES_FILE)';
+const SINK_HELP = 'default sink of schedules that name none: file:DIR, s3://bucket/prefix or https://… (overrides GRADESTREAM_SINK_URL)';
+
+/** The options every sync command shares (SPEC §7.1). */
+function syncOptions(command: Command, sink = true): Command {
+  command
+    .option('--json', 'one JSON document on stdout')
+    .option('--state <url>', STATE_HELP)
+    .option('--schedules <file>', SCHEDULES_HELP);
+  if (sink) command.option('--sink <url>', SINK_HELP);
+  return command;
+}
 
 type Action = (io: CliIo) => Promise<number>;
 
@@ -46,6 +67,78 @@ function program(io: CliIo, run: (action: Action) => void): Command {
     .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
     .action((opts: InspectOptions) => run((io) => inspectCommand(opts, io)));
 
+  syncOptions(
+    cli
+      .command('sync')
+      .description('run a schedule now, whatever its status; prints the run (exit 1 if it failed)')
+      .argument('<schedule>', 'schedule id')
+      .requiredOption('--as <name>', 'who is asking (recorded in the history)')
+      .option('--dry-run', 'compute and report the delta; deliver, write and record nothing'),
+  ).action((id: string, opts: SyncOptions) => run((io) => syncCommand(id, opts, io)));
+
+  const schedules = cli.command('schedules').description('sync schedules: list, pause, resume, next runs');
+  syncOptions(
+    schedules
+      .command('list')
+      .description('every schedule with its hour of day, time zone, next run, status, owner and scope')
+      .option('--now <iso>', 'compute next runs from this instant instead of now'),
+  ).action((opts: SyncCliOptions & { now?: string }) => run((io) => schedulesList(opts, io)));
+  for (const action of ['pause', 'resume'] as const) {
+    syncOptions(
+      schedules
+        .command(action)
+        .description(action === 'pause' ? 'suspend automatic runs (kept in the state store)' : 'let the next occurrence run again')
+        .argument('<schedule>', 'schedule id')
+        .requiredOption('--as <name>', 'who is asking (recorded)'),
+    ).action((id: string, opts: SyncCliOptions & { as: string }) => run((io) => schedulesSetStatus(action, id, opts, io)));
+  }
+  syncOptions(
+    schedules
+      .command('next')
+      .description('the next scheduled run instants of a schedule, in UTC')
+      .argument('<schedule>', 'schedule id')
+      .option('--after <iso>', 'runs strictly after this instant (default now)')
+      .option('--count <n>', 'how many (default 1)'),
+    false,
+  ).action((id: string, opts: SyncCliOptions & { after?: string; count?: string }) => run((io) => schedulesNext(id, opts, io)));
+  syncOptions(
+    schedules
+      .command('tick', { hidden: true })
+      .description("operational: run every schedule's latest due occurrence nobody has claimed (one scheduler pass)")
+      .option('--now <iso>', 'as if it were this instant'),
+  ).action((opts: SyncCliOptions & { now?: string }) => run((io) => schedulesTick(opts, io)));
+
+  syncOptions(
+    cli
+      .command('resend')
+      .description("make the SIS targets forget a course's, an assignment's or every acknowledged row: the next run sends them again")
+      .option('--course <id>', 'canonical course id')
+      .option('--assignment <id>', 'canonical assignment id')
+      .option('--all', 'everything')
+      .requiredOption('--as <name>', 'who is asking (recorded)'),
+  ).action((opts: ResendOptions) => run((io) => resendCommand(opts, io)));
+
+  const runs = cli.command('runs').description('the sync history');
+  syncOptions(
+    runs
+      .command('list')
+      .description('runs, newest first')
+      .option('--schedule <id>', 'only this schedule')
+      .option('--limit <n>', 'at most this many (default 20)'),
+  ).action((opts: SyncCliOptions & { schedule?: string; limit?: string }) => run((io) => runsList(opts, io)));
+  syncOptions(runs.command('show').description('one run').argument('<run>', 'run id')).action((id: string, opts: SyncCliOptions) =>
+    run((io) => runsShow(id, opts, io)),
+  );
+
+  syncOptions(
+    cli
+      .command('held')
+      .description('rows with a pending change the SIS cannot be sent yet, with the reason')
+      .option('--schedule <id>', "only this schedule's target and scope")
+      .option('--reason <reason>', 'unposted, student_unmapped or course_unmapped')
+      .option('--limit <n>', 'at most this many (default 1000)'),
+  ).action((opts: SyncCliOptions & { schedule?: string; reason?: string; limit?: string }) => run((io) => heldCommand(opts, io)));
+
   return cli;
 }
 
@@ -73,8 +166,16 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`gradestream: ${message.split('\n')[0]}\n`);
-    // An invalid configuration (flags or environment) is a command line that cannot be run.
-    if (err instanceof UsageError || err instanceof InputUnreadableError || err instanceof ConfigError) return EXIT.usage;
+    // An invalid configuration (flags, environment, schedules file) or a schedule id the schedules file
+    // does not define is a command line that cannot be run.
+    if (
+      err instanceof UsageError ||
+      err instanceof InputUnreadableError ||
+      err instanceof ConfigError ||
+      err instanceof UnknownScheduleError
+    ) {
+      return EXIT.usage;
+    }
     if (err instanceof GradestreamError) return EXIT.failed;
     return EXIT.failed;
   }

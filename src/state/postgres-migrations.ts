@@ -105,4 +105,164 @@ CREATE TABLE quarantine (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'sync: schedule state, runs, batches, acknowledged-view ledger, cursors, held rows, resend',
+    // See src/sync/store.ts for what each table means; the same tables as SQLite migration 2, except
+    // that runs to one target are kept apart by an advisory lock instead of a lease table. SIS ids in
+    // batch rows are COLLATE "C" so the feed sorts by byte (code point) order, as in SQLite and JS.
+    sql: `
+CREATE INDEX assignment_scores_course ON assignment_scores (course_id);
+
+CREATE TABLE schedule_state (
+  schedule_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('enabled', 'suspended')),
+  changed_by TEXT NOT NULL,
+  changed_at BIGINT NOT NULL
+);
+
+CREATE TABLE sync_runs (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  schedule_id TEXT NOT NULL,
+  trigger_type TEXT NOT NULL CHECK (trigger_type IN ('scheduled', 'manual', 'catch_up')),
+  triggered_by TEXT NOT NULL,
+  scheduled_for BIGINT,
+  started_at BIGINT NOT NULL,
+  locked_at BIGINT,
+  finished_at BIGINT,
+  status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+  target TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  batch_id TEXT,
+  batch_location TEXT,
+  rows_by TEXT,
+  held_by TEXT,
+  error TEXT,
+  UNIQUE (schedule_id, scheduled_for)
+);
+CREATE INDEX sync_runs_schedule ON sync_runs (schedule_id, id);
+CREATE INDEX sync_runs_target_status ON sync_runs (target, status);
+
+CREATE TABLE sync_targets (
+  target TEXT PRIMARY KEY,
+  epoch BIGINT NOT NULL
+);
+
+CREATE TABLE sync_batches (
+  id TEXT PRIMARY KEY,
+  target TEXT NOT NULL,
+  run_id BIGINT NOT NULL,
+  schedule_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  format TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('building', 'pending', 'acked', 'abandoned')),
+  watermark BIGINT NOT NULL,
+  epoch BIGINT NOT NULL,
+  queue_mark BIGINT NOT NULL,
+  row_count BIGINT,
+  rows_by TEXT,
+  held_by TEXT,
+  location TEXT,
+  created_at BIGINT NOT NULL,
+  finished_at BIGINT
+);
+CREATE INDEX sync_batches_target_status ON sync_batches (target, status);
+
+CREATE TABLE sync_batch_rows (
+  batch_id TEXT NOT NULL,
+  record_type TEXT COLLATE "C" NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  ordinal BIGINT,
+  digest TEXT NOT NULL,
+  op TEXT COLLATE "C" NOT NULL,
+  root_account_id BIGINT,
+  course_id BIGINT NOT NULL,
+  course_sis_id TEXT COLLATE "C" NOT NULL,
+  student_id BIGINT NOT NULL,
+  student_sis_id TEXT COLLATE "C" NOT NULL,
+  assignment_id BIGINT,
+  grading_period_id BIGINT,
+  score DOUBLE PRECISION,
+  grade TEXT,
+  points_possible DOUBLE PRECISION,
+  current_score DOUBLE PRECISION,
+  final_score DOUBLE PRECISION,
+  override_score DOUBLE PRECISION,
+  grading_complete BOOLEAN,
+  changed_at BIGINT NOT NULL,
+  PRIMARY KEY (batch_id, record_type, k1, k2, k3)
+);
+CREATE UNIQUE INDEX sync_batch_rows_ordinal ON sync_batch_rows (batch_id, ordinal);
+
+CREATE TABLE sync_acked (
+  target TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  course_id BIGINT NOT NULL,
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  acked_at BIGINT NOT NULL,
+  PRIMARY KEY (target, record_type, k1, k2, k3)
+);
+CREATE INDEX sync_acked_course ON sync_acked (target, course_id);
+
+CREATE TABLE sync_cursor (
+  target TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  watermark BIGINT NOT NULL,
+  PRIMARY KEY (target, scope)
+);
+
+CREATE TABLE sync_held (
+  target TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  course_id BIGINT,
+  root_account_id BIGINT,
+  reason TEXT NOT NULL,
+  since BIGINT NOT NULL,
+  changed_at BIGINT NOT NULL,
+  PRIMARY KEY (target, record_type, k1, k2, k3)
+);
+CREATE INDEX sync_held_reason ON sync_held (target, reason);
+
+CREATE TABLE sync_resend (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  target TEXT NOT NULL,
+  selector TEXT NOT NULL CHECK (selector IN ('course', 'assignment', 'all')),
+  selector_id BIGINT,
+  requested_by TEXT NOT NULL,
+  requested_at BIGINT NOT NULL,
+  unacked BIGINT NOT NULL
+);
+
+CREATE TABLE sync_queue (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  target TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  course_id BIGINT
+);
+CREATE INDEX sync_queue_target ON sync_queue (target, id);
+
+-- scratch, rebuilt by every run: not worth the write-ahead log
+CREATE UNLOGGED TABLE sync_candidates (
+  run_id BIGINT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  PRIMARY KEY (run_id, record_type, k1, k2, k3)
+);
+`,
+  },
 ];

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { compareVersions, type Version } from './fingerprint.js';
 import { outcomes, plan, type Outcome, type Plan, type Reference } from './fold.js';
+import { CONNECTION, type HasConnection, type StoreConnection } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import type { Batch, StateCounts, StateStore, StoredQuarantineEntry } from './store.js';
 import { TABLES, keyString, printableDetail, type Column, type StoredRow, type Table, type Value } from './tables.js';
@@ -89,13 +90,17 @@ function currentSql(t: Table): string {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-class PostgresStore implements StateStore, RowReader {
+class PostgresStore implements StateStore, RowReader, HasConnection {
   private readonly sql = new Map<string, string>();
+  /** The sync engine's way in (src/state/postgres-sync.ts). */
+  readonly [CONNECTION]: StoreConnection;
 
   constructor(
     private readonly pool: pg.Pool,
     readonly url: string,
-  ) {}
+  ) {
+    this[CONNECTION] = { kind: 'postgres', pool, shownUrl: url };
+  }
 
   private text(name: string, make: () => string): string {
     let s = this.sql.get(name);

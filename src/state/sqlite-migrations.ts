@@ -109,4 +109,179 @@ CREATE TABLE quarantine (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: 'sync: schedule state, runs, batches, acknowledged-view ledger, cursors, held rows, resend',
+    // See src/sync/store.ts for what each table means. Ids are INTEGER as in the state tables; times
+    // are epoch milliseconds. Key columns k1, k2, k3 of a feed row: (assignment_id, student_id, -1)
+    // or (course_id, student_id, grading_period_id or -1).
+    sql: `
+-- course expansions (a course's SIS id or root account changed, resend --course) read a course's rows
+CREATE INDEX assignment_scores_course ON assignment_scores (course_id);
+
+CREATE TABLE schedule_state (
+  schedule_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('enabled', 'suspended')),
+  changed_by TEXT NOT NULL,
+  changed_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sync_runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  schedule_id TEXT NOT NULL,
+  trigger_type TEXT NOT NULL CHECK (trigger_type IN ('scheduled', 'manual', 'catch_up')),
+  triggered_by TEXT NOT NULL,
+  scheduled_for INTEGER, -- the occurrence; NULL for manual runs
+  started_at INTEGER NOT NULL,
+  locked_at INTEGER, -- when the run took its target's lock
+  finished_at INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+  target TEXT NOT NULL,
+  scope TEXT NOT NULL, -- root account id, or '*'
+  batch_id TEXT,
+  batch_location TEXT,
+  rows_by TEXT, -- JSON
+  held_by TEXT, -- JSON
+  error TEXT,
+  -- each occurrence runs or is skipped once, whoever gets there first (NULLs never collide)
+  UNIQUE (schedule_id, scheduled_for)
+) STRICT;
+CREATE INDEX sync_runs_schedule ON sync_runs (schedule_id, id);
+CREATE INDEX sync_runs_target_status ON sync_runs (target, status);
+
+-- one row per SIS target: epoch counts resend --all requests, so a run that started before one
+-- does not move the cursor the request reset
+CREATE TABLE sync_targets (
+  target TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL
+) STRICT;
+
+-- the lease that keeps runs to one SIS target from overlapping
+CREATE TABLE sync_locks (
+  target TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sync_batches (
+  id TEXT PRIMARY KEY,
+  target TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  schedule_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  format TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('building', 'pending', 'acked', 'abandoned')),
+  watermark INTEGER NOT NULL, -- the cursor moves here on ack
+  epoch INTEGER NOT NULL,
+  queue_mark INTEGER NOT NULL, -- resend queue entries up to this id were examined
+  row_count INTEGER,
+  rows_by TEXT,
+  held_by TEXT,
+  location TEXT,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER
+) STRICT;
+CREATE INDEX sync_batches_target_status ON sync_batches (target, status);
+
+CREATE TABLE sync_batch_rows (
+  batch_id TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  ordinal INTEGER, -- position in the file (SPEC §6 order), set when the batch is sealed
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  root_account_id INTEGER,
+  course_id INTEGER NOT NULL,
+  course_sis_id TEXT NOT NULL,
+  student_id INTEGER NOT NULL,
+  student_sis_id TEXT NOT NULL,
+  assignment_id INTEGER,
+  grading_period_id INTEGER,
+  score REAL,
+  grade TEXT,
+  points_possible REAL,
+  current_score REAL,
+  final_score REAL,
+  override_score REAL,
+  grading_complete INTEGER,
+  changed_at INTEGER NOT NULL,
+  PRIMARY KEY (batch_id, record_type, k1, k2, k3)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX sync_batch_rows_ordinal ON sync_batch_rows (batch_id, ordinal);
+
+-- the acknowledged-view ledger: what each SIS target has, per key
+CREATE TABLE sync_acked (
+  target TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  course_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  acked_at INTEGER NOT NULL,
+  PRIMARY KEY (target, record_type, k1, k2, k3)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sync_acked_course ON sync_acked (target, course_id);
+
+CREATE TABLE sync_cursor (
+  target TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  watermark INTEGER NOT NULL,
+  PRIMARY KEY (target, scope)
+) STRICT;
+
+CREATE TABLE sync_held (
+  target TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  course_id INTEGER,
+  root_account_id INTEGER,
+  reason TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL,
+  PRIMARY KEY (target, record_type, k1, k2, k3)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sync_held_reason ON sync_held (target, reason);
+
+CREATE TABLE sync_resend (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  target TEXT NOT NULL,
+  selector TEXT NOT NULL CHECK (selector IN ('course', 'assignment', 'all')),
+  selector_id INTEGER,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  unacked INTEGER NOT NULL -- ledger rows removed
+) STRICT;
+
+-- keys to examine again whatever their change number (resend --course / --assignment)
+CREATE TABLE sync_queue (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  target TEXT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  course_id INTEGER
+) STRICT;
+CREATE INDEX sync_queue_target ON sync_queue (target, id);
+
+-- scratch: the keys one run examines, deduplicated
+CREATE TABLE sync_candidates (
+  run_id INTEGER NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  PRIMARY KEY (run_id, record_type, k1, k2, k3)
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];

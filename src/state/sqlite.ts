@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
 import { compareVersions, type Version } from './fingerprint.js';
 import { outcomes, plan, type Outcome, type Plan, type Reference } from './fold.js';
+import { CONNECTION, type HasConnection, type StoreConnection } from './connection.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type { Batch, OpenOptions, StateCounts, StateStore, StoredQuarantineEntry } from './store.js';
 import { TABLES, keyString, printableDetail, type Column, type StoredRow, type Table, type Value, type WriteRow } from './tables.js';
@@ -56,18 +57,21 @@ interface TableStatements {
   upsert: Database.Statement;
 }
 
-class SqliteStore implements StateStore, RowReader {
+class SqliteStore implements StateStore, RowReader, HasConnection {
   private readonly statements = new Map<Table, TableStatements>();
   private readonly selects = new Map<string, Database.Statement>();
   private readonly getSeq: Database.Statement;
   private readonly setSeq: Database.Statement;
   private readonly insertQuarantine: Database.Statement;
   private readonly applyTx: Database.Transaction<(p: Plan, q: Batch['quarantine']) => Reference>;
+  /** The sync engine's way in (src/state/sqlite-sync.ts). */
+  readonly [CONNECTION]: StoreConnection;
 
   constructor(
     private readonly db: Database.Database,
     readonly url: string,
   ) {
+    this[CONNECTION] = { kind: 'sqlite', db };
     this.getSeq = db.prepare(`SELECT value FROM meta WHERE name = 'change_seq'`);
     this.setSeq = db.prepare(`UPDATE meta SET value = ? WHERE name = 'change_seq'`);
     this.insertQuarantine = db.prepare(
@@ -83,7 +87,13 @@ class SqliteStore implements StateStore, RowReader {
     const cols = [...keys, ...table.values.map((c) => c.name), 'instant', 'fp', 'seq'];
     const t = table.name;
     return {
-      version: this.db.prepare(`SELECT * FROM ${t} WHERE ${keys.map((k) => `${k} = ?`).join(' AND ')}`),
+      // Only what the fold compares: the version, the change number, and (for mappings) the values.
+      version: this.db
+        .prepare(
+          `SELECT instant, fp, seq${table.seqOnValueChangeOnly ? table.values.map((c) => `, ${c.name}`).join('') : ''}
+           FROM ${t} WHERE ${keys.map((k) => `${k} = ?`).join(' AND ')}`,
+        )
+        .raw(true),
       // The WHERE repeats the rule the loop already applied: the table never goes back in time.
       upsert: this.db.prepare(
         `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
@@ -103,12 +113,12 @@ class SqliteStore implements StateStore, RowReader {
       const versions = new Map<string, Version | null>();
       for (const row of rows) {
         const keyParams = row.key.map((k, i) => bind(table.key[i]!.type, k));
-        const priorRaw = version.get(...keyParams) as Raw | undefined;
-        const prior = priorRaw === undefined ? null : toStoredRow(table, priorRaw);
+        const stored = version.get(...keyParams) as unknown[] | undefined;
+        const prior: Version | null = stored === undefined ? null : { instant: Number(stored[0]), fp: stored[1] as string };
         versions.set(keyString(row.key), prior);
         if (prior !== null && compareVersions(row, prior) <= 0) continue;
-        const keepSeq = prior !== null && table.seqOnValueChangeOnly && sameValues(table, prior, row);
-        const rowSeq = keepSeq ? BigInt(prior.seq) : (next += 1n);
+        const keepSeq = stored !== undefined && table.seqOnValueChangeOnly && sameValues(table, stored, row);
+        const rowSeq = keepSeq ? (stored[2] as bigint) : (next += 1n);
         upsert.run(
           ...keyParams,
           ...row.values.map((v, i) => bind(table.values[i]!.type, v)),
@@ -208,8 +218,9 @@ class SqliteStore implements StateStore, RowReader {
   }
 }
 
-function sameValues(table: Table, prior: StoredRow, row: WriteRow): boolean {
-  return table.values.every((c, i) => prior[c.name] === row.values[i]);
+/** Whether a stored row (instant, fp, seq, then the values, as selected by `version`) holds the row's values. */
+function sameValues(table: Table, stored: unknown[], row: WriteRow): boolean {
+  return table.values.every((c, i) => read(c.type, stored[3 + i]) === row.values[i]);
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -78,7 +78,9 @@ describe('POST /events with a shared secret, into a real SQLite store', () => {
     const events = Array.from({ length: 60 }, (_, i) =>
       JSON.stringify(variant('grade_change', { body: { assignment_id: String(21070000000100000n + BigInt(i)) } })),
     );
-    const answers = await Promise.all(events.map((e) => post(hook.url, e, secret).then((r) => r.json())));
+    const answers = await Promise.all(
+      events.map((e) => post(hook.url, e, secret).then((r) => r.json() as Promise<{ outcome: string }>)),
+    );
     expect(answers.every((a) => a.outcome === 'applied')).toBe(true);
     expect((await t.store.counts()).assignment_score).toBeGreaterThanOrEqual(61);
   });

@@ -1,0 +1,560 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { InternalError, StoreUnavailableError } from '../errors.js';
+import type { FeedRow } from '../sync/feed-row.js';
+import { LeaseLostError, TargetBusyError } from '../sync/errors.js';
+import {
+  ALL_SCOPE,
+  type BatchRecord,
+  type BatchRow,
+  type BatchStatus,
+  type HeldEntry,
+  type HeldFilter,
+  type HeldWrite,
+  type LockOptions,
+  type NewBatch,
+  type NewRun,
+  type ResendRecord,
+  type ResendRequest,
+  type RunFinish,
+  type RunRecord,
+  type ScheduleStateRecord,
+  type SyncStore,
+  type TargetLease,
+} from '../sync/store.js';
+import { HELD_REASONS, zeroHeld, type Candidate, type HeldCounts, type HeldReason, type RecordType, type SyncKey } from '../sync/view.js';
+import {
+  RESEND_ASSIGNMENT_SOURCE,
+  RESEND_COURSE_SOURCES,
+  batchFromRow,
+  batchOrder,
+  candidateFrom,
+  candidatePageSql,
+  candidateSources,
+  feedRowFrom,
+  heldFromRow,
+  named,
+  runFromRow,
+  type Raw,
+} from './sync-sql.js';
+
+/**
+ * The sync store on PostgreSQL (see src/sync/store.ts), on the state store's pool. Runs to one SIS
+ * target are kept apart by a session advisory lock taken on a connection of the run's own (outside the
+ * pool, so a long delivery never starves the fold of connections); the ack transaction runs on that
+ * same connection, so it can only commit while the lock is held. A process that dies drops its
+ * connection and with it the lock.
+ */
+
+const TRANSIENT_SQLSTATE = /^(08|53|57P0[123]|40001|40P01|55P03|58)/;
+const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return TRANSIENT_SQLSTATE.test(code) || TRANSIENT_ERRNO.has(code);
+  return err instanceof Error && /Connection terminated|timeout exceeded|connection|ECONNREFUSED/i.test(err.message);
+}
+
+/** Namespace of the advisory locks on targets (the fold uses single-key locks; these take two keys). */
+const LOCK_NAMESPACE = 731180623;
+const LOCK_POLL_MS = 200;
+
+/** A target's advisory lock key: 32 bits of sha256 of its text. A collision only serialises two targets. */
+function lockKey(target: string): number {
+  return createHash('sha256').update(target).digest().readInt32BE(0);
+}
+
+const CASTS = { run: 'bigint', target: 'text', from: 'bigint', to: 'bigint', mark: 'bigint', id: 'bigint', k1: 'bigint', k2: 'bigint', k3: 'bigint', limit: 'bigint' };
+
+interface PgLease extends TargetLease {
+  client: pg.Client;
+}
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+export class PostgresSyncStore implements SyncStore {
+  readonly backend = 'postgres' as const;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly shownUrl: string,
+  ) {}
+
+  private translate(err: unknown): unknown {
+    if (err instanceof StoreUnavailableError || !isTransient(err)) return err;
+    return new StoreUnavailableError(`state store ${this.shownUrl} unavailable: ${(err as Error).message}`, { cause: err });
+  }
+
+  private async q(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<Raw[]> {
+    try {
+      return (await on.query(sql, params)).rows as Raw[];
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  /** A statement with @name parameters. */
+  private async nq(sql: string, values: Record<string, unknown>, on: Queryable = this.pool): Promise<pg.QueryResult> {
+    const { text, names } = named(sql, CASTS);
+    try {
+      return await on.query(text, names.map((n) => values[n]));
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  private async tx<T>(work: (c: Queryable) => Promise<T>, on?: pg.ClientBase): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    let c: pg.ClientBase;
+    if (on !== undefined) c = on;
+    else {
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw this.translate(err);
+      }
+      c = client;
+    }
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      try {
+        const result = await work(c);
+        await c.query('COMMIT');
+        return result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      if (isTransient(err)) broken = err as Error;
+      throw this.translate(err);
+    } finally {
+      client?.release(broken);
+    }
+  }
+
+  // schedules
+
+  async scheduleStates(): Promise<ScheduleStateRecord[]> {
+    const rows = await this.q('SELECT * FROM schedule_state ORDER BY schedule_id');
+    return rows.map((r) => ({
+      schedule_id: r['schedule_id'] as string,
+      status: r['status'] as ScheduleStateRecord['status'],
+      changed_by: r['changed_by'] as string,
+      changed_at: Number(r['changed_at']),
+    }));
+  }
+
+  async setScheduleStatus(s: ScheduleStateRecord): Promise<void> {
+    await this.q(
+      `INSERT INTO schedule_state (schedule_id, status, changed_by, changed_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (schedule_id) DO UPDATE SET status = excluded.status, changed_by = excluded.changed_by,
+         changed_at = excluded.changed_at`,
+      [s.schedule_id, s.status, s.changed_by, s.changed_at],
+    );
+  }
+
+  // runs
+
+  async insertRun(r: NewRun): Promise<string | null> {
+    const rows = await this.q(
+      `INSERT INTO sync_runs (schedule_id, trigger_type, triggered_by, scheduled_for, started_at, finished_at, status, target, scope)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id`,
+      [r.schedule_id, r.trigger, r.triggered_by, r.scheduled_for, r.started_at, r.finished_at ?? null, r.status, r.target, r.scope],
+    );
+    return rows.length === 0 ? null : String(rows[0]!['id']);
+  }
+
+  async markLocked(runId: string, at: number): Promise<void> {
+    await this.q('UPDATE sync_runs SET locked_at = $1 WHERE id = $2', [at, runId]);
+  }
+
+  private finishRunSql(runId: string, f: RunFinish): [string, unknown[]] {
+    return [
+      `UPDATE sync_runs SET status = $1, finished_at = $2, error = $3::text, batch_id = coalesce($4::text, batch_id),
+         batch_location = coalesce($5::text, batch_location), rows_by = coalesce($6::text, rows_by),
+         held_by = coalesce($7::text, held_by)
+       WHERE id = $8`,
+      [
+        f.status,
+        f.finished_at,
+        f.error ?? null,
+        f.batch_id ?? null,
+        f.batch_location ?? null,
+        f.rows_by == null ? null : JSON.stringify(f.rows_by),
+        f.held == null ? null : JSON.stringify(f.held),
+        runId,
+      ],
+    ];
+  }
+
+  async finishRun(runId: string, f: RunFinish): Promise<void> {
+    await this.q(...this.finishRunSql(runId, f));
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return null;
+    const rows = await this.q('SELECT * FROM sync_runs WHERE id = $1', [id]);
+    return rows.length === 0 ? null : runFromRow(rows[0]!);
+  }
+
+  async listRuns(filter: { schedule_id?: string; limit: number; before?: string }): Promise<RunRecord[]> {
+    const before = filter.before ?? '9223372036854775807';
+    const rows =
+      filter.schedule_id === undefined
+        ? await this.q('SELECT * FROM sync_runs WHERE id < $1 ORDER BY id DESC LIMIT $2', [before, filter.limit])
+        : await this.q('SELECT * FROM sync_runs WHERE schedule_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3', [
+            filter.schedule_id,
+            before,
+            filter.limit,
+          ]);
+    return rows.map(runFromRow);
+  }
+
+  async hasRun(scheduleId: string, since?: number): Promise<boolean> {
+    const rows = await this.q(
+      `SELECT 1 FROM sync_runs WHERE schedule_id = $1 AND status <> 'skipped' AND started_at >= $2 LIMIT 1`,
+      [scheduleId, since ?? -1],
+    );
+    return rows.length > 0;
+  }
+
+  async runningRuns(target: string): Promise<RunRecord[]> {
+    return (await this.q(`SELECT * FROM sync_runs WHERE target = $1 AND status = 'running' ORDER BY id`, [target])).map(runFromRow);
+  }
+
+  // targets
+
+  async lockTarget(target: string, options: LockOptions): Promise<TargetLease> {
+    const client = new pg.Client({ ...this.pool.options, application_name: 'gradestream-sync-lock' });
+    let lost = false;
+    client.on('error', () => (lost = true));
+    client.on('end', () => (lost = true));
+    try {
+      await client.connect();
+    } catch (err) {
+      throw this.translate(err);
+    }
+    const key = lockKey(target);
+    const deadline = Date.now() + options.timeoutMs;
+    try {
+      for (;;) {
+        const r = await client.query('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [LOCK_NAMESPACE, key]);
+        if ((r.rows[0] as Raw)['ok'] === true) break;
+        if (Date.now() >= deadline) {
+          throw new TargetBusyError(`another run has been delivering to ${target} for longer than ${Math.round(options.timeoutMs / 1000)} s`);
+        }
+        await delay(LOCK_POLL_MS, undefined, { signal: options.signal });
+      }
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw this.translate(err);
+    }
+    const lease: PgLease = {
+      target,
+      client,
+      async check() {
+        if (lost) throw new LeaseLostError(`the connection holding the lock on ${target} was lost`);
+      },
+      async release() {
+        // Closing the session releases its advisory locks.
+        await client.end().catch(() => undefined);
+      },
+    };
+    return lease;
+  }
+
+  async cursor(target: string, scope: string): Promise<{ watermark: string; epoch: string }> {
+    const rows = await this.q(
+      `SELECT (SELECT watermark FROM sync_cursor WHERE target = $1 AND scope = $2) AS watermark,
+              (SELECT epoch FROM sync_targets WHERE target = $1) AS epoch`,
+      [target, scope],
+    );
+    const r = rows[0]!;
+    return { watermark: String(r['watermark'] ?? '0'), epoch: String(r['epoch'] ?? '0') };
+  }
+
+  async queueMark(target: string): Promise<string> {
+    const rows = await this.q('SELECT max(id) AS m FROM sync_queue WHERE target = $1', [target]);
+    return String(rows[0]!['m'] ?? '0');
+  }
+
+  // the delta
+
+  async buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void> {
+    const values = { run: runId, target, from, to, mark: queueMark };
+    await this.tx(async (c) => {
+      await c.query('DELETE FROM sync_candidates WHERE run_id = $1', [runId]);
+      for (const select of candidateSources('postgres')) {
+        await this.nq(`INSERT INTO sync_candidates (run_id, record_type, k1, k2, k3) ${select} ON CONFLICT DO NOTHING`, values, c);
+      }
+    });
+  }
+
+  async candidatePage(runId: string, target: string, recordType: RecordType, after: SyncKey | null, limit: number): Promise<Candidate[]> {
+    const result = await this.nq(candidatePageSql(recordType), {
+      run: runId,
+      target,
+      k1: after?.k1 ?? '-2',
+      k2: after?.k2 ?? '-2',
+      k3: after?.k3 ?? '-2',
+      limit,
+    });
+    return (result.rows as Raw[]).map((r) => candidateFrom(recordType, r));
+  }
+
+  async dropCandidates(runId: string): Promise<void> {
+    await this.q('DELETE FROM sync_candidates WHERE run_id = $1', [runId]);
+  }
+
+  // held
+
+  async writeHeld(target: string, holds: readonly HeldWrite[], releases: readonly SyncKey[], at: number): Promise<void> {
+    if (holds.length === 0 && releases.length === 0) return;
+    await this.tx(async (c) => {
+      if (holds.length > 0) {
+        await c.query(
+          `INSERT INTO sync_held (target, record_type, k1, k2, k3, course_id, root_account_id, reason, since, changed_at)
+           SELECT $1::text, u.record_type, u.k1, u.k2, u.k3, u.course_id, u.root_account_id, u.reason, $2::bigint, u.changed_at
+           FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[])
+             AS u(record_type, k1, k2, k3, course_id, root_account_id, reason, changed_at)
+           ON CONFLICT (target, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id,
+             root_account_id = excluded.root_account_id, reason = excluded.reason, changed_at = excluded.changed_at`,
+          [
+            target,
+            at,
+            holds.map((h) => h.key.record_type),
+            holds.map((h) => h.key.k1),
+            holds.map((h) => h.key.k2),
+            holds.map((h) => h.key.k3),
+            holds.map((h) => h.course_id),
+            holds.map((h) => h.root_account_id),
+            holds.map((h) => h.reason),
+            holds.map((h) => h.changed_at),
+          ],
+        );
+      }
+      if (releases.length > 0) {
+        await c.query(
+          `DELETE FROM sync_held h USING unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(record_type, k1, k2, k3)
+           WHERE h.target = $1 AND h.record_type = u.record_type AND h.k1 = u.k1 AND h.k2 = u.k2 AND h.k3 = u.k3`,
+          [target, releases.map((k) => k.record_type), releases.map((k) => k.k1), releases.map((k) => k.k2), releases.map((k) => k.k3)],
+        );
+      }
+    });
+  }
+
+  async listHeld(filter: HeldFilter): Promise<HeldEntry[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.target !== undefined) where.push(`target = $${params.push(filter.target)}`);
+    if (filter.scope !== undefined && filter.scope !== ALL_SCOPE) where.push(`root_account_id = $${params.push(filter.scope)}`);
+    if (filter.reason !== undefined) where.push(`reason = $${params.push(filter.reason)}`);
+    const rows = await this.q(
+      `SELECT * FROM sync_held ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+       ORDER BY target COLLATE "C", course_id, k2, record_type COLLATE "C", k1, k3 LIMIT $${params.push(filter.limit)}`,
+      params,
+    );
+    return rows.map(heldFromRow);
+  }
+
+  async heldCounts(target: string, scope: string): Promise<HeldCounts> {
+    const rows =
+      scope === ALL_SCOPE
+        ? await this.q('SELECT reason, count(*) AS n FROM sync_held WHERE target = $1 GROUP BY reason', [target])
+        : await this.q('SELECT reason, count(*) AS n FROM sync_held WHERE target = $1 AND root_account_id = $2 GROUP BY reason', [target, scope]);
+    const counts = zeroHeld();
+    for (const r of rows) if (HELD_REASONS.includes(r['reason'] as HeldReason)) counts[r['reason'] as HeldReason] = Number(r['n']);
+    return counts;
+  }
+
+  // batches
+
+  async createBatch(b: NewBatch): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(
+        `INSERT INTO sync_batches (id, target, run_id, schedule_id, scope, format, status, watermark, epoch, queue_mark, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'building', $7, $8, $9, $10)`,
+        [b.id, b.target, b.run_id, b.schedule_id, b.scope, b.format, b.watermark, b.epoch, b.queue_mark, b.created_at],
+      );
+      await c.query('UPDATE sync_runs SET batch_id = $1 WHERE id = $2', [b.id, b.run_id]);
+    });
+  }
+
+  async addBatchRows(batchId: string, rows: readonly BatchRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const col = <T>(f: (r: BatchRow) => T): T[] => rows.map(f);
+    await this.q(
+      `INSERT INTO sync_batch_rows (batch_id, record_type, k1, k2, k3, digest, op, root_account_id, course_id, course_sis_id,
+         student_id, student_sis_id, assignment_id, grading_period_id, score, grade, points_possible, current_score,
+         final_score, override_score, grading_complete, changed_at)
+       SELECT $1::text, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[],
+         $9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::bigint[], $14::bigint[], $15::float8[], $16::text[],
+         $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::boolean[], $22::bigint[])`,
+      [
+        batchId,
+        col((r) => r.key.record_type),
+        col((r) => r.key.k1),
+        col((r) => r.key.k2),
+        col((r) => r.key.k3),
+        col((r) => r.digest),
+        col((r) => r.row.op),
+        col((r) => r.row.root_account_id),
+        col((r) => r.row.course_id),
+        col((r) => r.row.course_sis_id),
+        col((r) => r.row.student_id),
+        col((r) => r.row.student_sis_id),
+        col((r) => r.row.assignment_id),
+        col((r) => r.row.grading_period_id),
+        col((r) => r.row.score),
+        col((r) => r.row.grade),
+        col((r) => r.row.points_possible),
+        col((r) => r.row.current_score),
+        col((r) => r.row.final_score),
+        col((r) => r.row.override_score),
+        col((r) => r.row.grading_complete),
+        col((r) => r.row.changed_at),
+      ],
+    );
+  }
+
+  async sealBatch(batchId: string, summary: { row_count: number; rows_by: unknown; held: unknown }): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(
+        `UPDATE sync_batch_rows AS b SET ordinal = r.n
+         FROM (SELECT record_type, k1, k2, k3, row_number() OVER (ORDER BY ${batchOrder('postgres')}) AS n
+               FROM sync_batch_rows WHERE batch_id = $1) AS r
+         WHERE b.batch_id = $1 AND b.record_type = r.record_type AND b.k1 = r.k1 AND b.k2 = r.k2 AND b.k3 = r.k3`,
+        [batchId],
+      );
+      const r = await c.query(
+        `UPDATE sync_batches SET status = 'pending', row_count = $1, rows_by = $2, held_by = $3 WHERE id = $4 AND status = 'building'`,
+        [summary.row_count, JSON.stringify(summary.rows_by), JSON.stringify(summary.held), batchId],
+      );
+      if (r.rowCount !== 1) throw new InternalError(`batch ${batchId} is not being built`);
+    });
+  }
+
+  async batchRows(batchId: string, afterOrdinal: number, limit: number): Promise<{ ordinal: number; row: FeedRow }[]> {
+    const rows = await this.q('SELECT * FROM sync_batch_rows WHERE batch_id = $1 AND ordinal > $2 ORDER BY ordinal LIMIT $3', [
+      batchId,
+      afterOrdinal,
+      limit,
+    ]);
+    return rows.map((r) => ({ ordinal: Number(r['ordinal']), row: feedRowFrom(r) }));
+  }
+
+  async batches(target: string, statuses: readonly BatchStatus[]): Promise<BatchRecord[]> {
+    const rows = await this.q('SELECT * FROM sync_batches WHERE target = $1 AND status = ANY($2::text[]) ORDER BY created_at, id', [
+      target,
+      statuses,
+    ]);
+    return rows.map(batchFromRow);
+  }
+
+  async getBatch(id: string): Promise<BatchRecord | null> {
+    const rows = await this.q('SELECT * FROM sync_batches WHERE id = $1', [id]);
+    return rows.length === 0 ? null : batchFromRow(rows[0]!);
+  }
+
+  /** Takes the target's row lock first, as resend does, so the two never deadlock. */
+  private async lockTargetRow(c: Queryable, target: string): Promise<string> {
+    await c.query('INSERT INTO sync_targets (target, epoch) VALUES ($1, 0) ON CONFLICT (target) DO NOTHING', [target]);
+    const rows = (await c.query('SELECT epoch FROM sync_targets WHERE target = $1 FOR UPDATE', [target])).rows as Raw[];
+    return String(rows[0]!['epoch']);
+  }
+
+  async ackBatch(lease: TargetLease, batchId: string, location: string, at: number): Promise<void> {
+    const client = (lease as Partial<PgLease>).client;
+    if (client === undefined) throw new InternalError('ackBatch needs a lease taken from this store');
+    await lease.check();
+    await this.tx(async (c) => {
+      const raw = (await c.query('SELECT * FROM sync_batches WHERE id = $1 FOR UPDATE', [batchId])).rows as Raw[];
+      if (raw.length === 0) throw new InternalError(`no batch ${batchId}`);
+      const b = batchFromRow(raw[0]!);
+      if (b.status !== 'pending') throw new InternalError(`batch ${batchId} is ${b.status}, not pending`);
+      const epoch = await this.lockTargetRow(c, b.target);
+      await c.query(
+        `INSERT INTO sync_acked (target, record_type, k1, k2, k3, course_id, digest, op, batch_id, acked_at)
+         SELECT $1::text, record_type, k1, k2, k3, course_id, digest, op, batch_id, $2::bigint FROM sync_batch_rows WHERE batch_id = $3
+         ON CONFLICT (target, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = excluded.digest,
+           op = excluded.op, batch_id = excluded.batch_id, acked_at = excluded.acked_at`,
+        [b.target, at, batchId],
+      );
+      if (epoch === b.epoch) {
+        await c.query(
+          `INSERT INTO sync_cursor (target, scope, watermark) VALUES ($1, $2, $3)
+           ON CONFLICT (target, scope) DO UPDATE SET watermark = greatest(sync_cursor.watermark, excluded.watermark)`,
+          [b.target, b.scope, b.watermark],
+        );
+      }
+      if (b.scope === ALL_SCOPE) {
+        await c.query('DELETE FROM sync_queue WHERE target = $1 AND id <= $2', [b.target, b.queue_mark]);
+      } else {
+        await c.query(
+          `DELETE FROM sync_queue WHERE target = $1 AND id <= $2
+             AND course_id IN (SELECT course_id FROM course_root_accounts WHERE root_account_id = $3)`,
+          [b.target, b.queue_mark, b.scope],
+        );
+      }
+      await c.query(`UPDATE sync_batches SET status = 'acked', location = $1, finished_at = $2 WHERE id = $3`, [location, at, batchId]);
+      await c.query('DELETE FROM sync_batch_rows WHERE batch_id = $1', [batchId]);
+      await c.query(
+        ...this.finishRunSql(b.run_id, {
+          status: 'succeeded',
+          finished_at: at,
+          error: null,
+          batch_id: batchId,
+          batch_location: location,
+          rows_by: b.rows_by,
+          held: b.held,
+        }),
+      );
+    }, client);
+  }
+
+  async abandonBatch(batchId: string, at: number): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(`UPDATE sync_batches SET status = 'abandoned', finished_at = $1 WHERE id = $2 AND status IN ('building', 'pending')`, [
+        at,
+        batchId,
+      ]);
+      await c.query('DELETE FROM sync_batch_rows WHERE batch_id = $1', [batchId]);
+    });
+  }
+
+  // resend
+
+  async resend(r: ResendRequest): Promise<ResendRecord> {
+    return this.tx(async (c) => {
+      const target = r.target;
+      await this.lockTargetRow(c, target);
+      let unacked: number;
+      if (r.selector === 'all') {
+        unacked = (await c.query('DELETE FROM sync_acked WHERE target = $1', [target])).rowCount ?? 0;
+        await c.query('UPDATE sync_cursor SET watermark = 0 WHERE target = $1', [target]);
+        await c.query('UPDATE sync_targets SET epoch = epoch + 1 WHERE target = $1', [target]);
+      } else if (r.selector === 'course') {
+        unacked = (await c.query('DELETE FROM sync_acked WHERE target = $1 AND course_id = $2', [target, r.id])).rowCount ?? 0;
+        for (const select of RESEND_COURSE_SOURCES) {
+          await this.nq(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${select}`, { target, id: r.id }, c);
+        }
+      } else {
+        unacked =
+          (await c.query(`DELETE FROM sync_acked WHERE target = $1 AND record_type = 'assignment' AND k1 = $2`, [target, r.id])).rowCount ?? 0;
+        await this.nq(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${RESEND_ASSIGNMENT_SOURCE}`, { target, id: r.id }, c);
+      }
+      const rows = (
+        await c.query(
+          `INSERT INTO sync_resend (target, selector, selector_id, requested_by, requested_at, unacked)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+          [target, r.selector, r.id, r.requested_by, r.requested_at, unacked],
+        )
+      ).rows as Raw[];
+      return { ...r, resend_id: String(rows[0]!['id']), unacked };
+    });
+  }
+}

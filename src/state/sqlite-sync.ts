@@ -1,0 +1,549 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
+import type Database from 'better-sqlite3';
+import { InternalError, StoreUnavailableError } from '../errors.js';
+import type { FeedRow } from '../sync/feed-row.js';
+import { LeaseLostError, TargetBusyError } from '../sync/errors.js';
+import {
+  ALL_SCOPE,
+  type BatchRecord,
+  type BatchRow,
+  type BatchStatus,
+  type HeldEntry,
+  type HeldFilter,
+  type HeldWrite,
+  type LockOptions,
+  type NewBatch,
+  type NewRun,
+  type ResendRecord,
+  type ResendRequest,
+  type RunFinish,
+  type RunRecord,
+  type ScheduleStateRecord,
+  type SyncStore,
+  type TargetLease,
+} from '../sync/store.js';
+import { HELD_REASONS, zeroHeld, type Candidate, type HeldCounts, type HeldReason, type RecordType, type SyncKey } from '../sync/view.js';
+import {
+  RESEND_ASSIGNMENT_SOURCE,
+  RESEND_COURSE_SOURCES,
+  batchFromRow,
+  batchOrder,
+  candidateFrom,
+  candidatePageSql,
+  candidateSources,
+  feedRowFrom,
+  heldFromRow,
+  runFromRow,
+  type Raw,
+} from './sync-sql.js';
+
+/**
+ * The sync store on SQLite (see src/sync/store.ts), on the state store's own connection. Every
+ * transaction is synchronous (better-sqlite3): nothing else on this connection, such as the fold of
+ * a concurrent ingest, can run inside one. Integers are read as BigInt (the connection's setting).
+ */
+
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM|INTERRUPT)/;
+
+function translate(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TRANSIENT.test(code)) {
+    return new StoreUnavailableError(`state store unavailable: ${(err as Error).message} (${code})`, { cause: err });
+  }
+  return err;
+}
+
+const big = (id: string): bigint => BigInt(id);
+const bigOrNull = (id: string | null): bigint | null => (id === null ? null : BigInt(id));
+const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+
+/** Lease length; renewed every third of it while the run goes on. */
+const LEASE_MS = 60_000;
+const LOCK_POLL_MS = 200;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class SqliteSyncStore implements SyncStore {
+  readonly backend = 'sqlite' as const;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  private run<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  private tx<T>(work: () => T): T {
+    return this.run(() => this.db.transaction(work).immediate());
+  }
+
+  // schedules
+
+  async scheduleStates(): Promise<ScheduleStateRecord[]> {
+    const rows = this.run(() => this.stmt('SELECT * FROM schedule_state ORDER BY schedule_id').all() as Raw[]);
+    return rows.map((r) => ({
+      schedule_id: r['schedule_id'] as string,
+      status: r['status'] as ScheduleStateRecord['status'],
+      changed_by: r['changed_by'] as string,
+      changed_at: Number(r['changed_at']),
+    }));
+  }
+
+  async setScheduleStatus(s: ScheduleStateRecord): Promise<void> {
+    this.run(() =>
+      this.stmt(
+        `INSERT INTO schedule_state (schedule_id, status, changed_by, changed_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (schedule_id) DO UPDATE SET status = excluded.status, changed_by = excluded.changed_by,
+           changed_at = excluded.changed_at`,
+      ).run(s.schedule_id, s.status, s.changed_by, BigInt(s.changed_at)),
+    );
+  }
+
+  // runs
+
+  async insertRun(r: NewRun): Promise<string | null> {
+    const row = this.run(
+      () =>
+        this.stmt(
+          `INSERT INTO sync_runs (schedule_id, trigger_type, triggered_by, scheduled_for, started_at, finished_at, status, target, scope)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id`,
+        ).get(
+          r.schedule_id,
+          r.trigger,
+          r.triggered_by,
+          r.scheduled_for === null ? null : BigInt(r.scheduled_for),
+          BigInt(r.started_at),
+          r.finished_at === undefined ? null : BigInt(r.finished_at),
+          r.status,
+          r.target,
+          r.scope,
+        ) as Raw | undefined,
+    );
+    return row === undefined ? null : String(row['id']);
+  }
+
+  async markLocked(runId: string, at: number): Promise<void> {
+    this.run(() => this.stmt('UPDATE sync_runs SET locked_at = ? WHERE id = ?').run(BigInt(at), big(runId)));
+  }
+
+  async finishRun(runId: string, f: RunFinish): Promise<void> {
+    this.run(() => this.finishRunSync(runId, f));
+  }
+
+  private finishRunSync(runId: string | bigint, f: RunFinish): void {
+    this.stmt(
+      `UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, batch_id = coalesce(?, batch_id),
+         batch_location = coalesce(?, batch_location), rows_by = coalesce(?, rows_by), held_by = coalesce(?, held_by)
+       WHERE id = ?`,
+    ).run(
+      f.status,
+      BigInt(f.finished_at),
+      f.error ?? null,
+      f.batch_id ?? null,
+      f.batch_location ?? null,
+      json(f.rows_by),
+      json(f.held),
+      typeof runId === 'bigint' ? runId : big(runId),
+    );
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return null;
+    const row = this.run(() => this.stmt('SELECT * FROM sync_runs WHERE id = ?').get(big(id)) as Raw | undefined);
+    return row === undefined ? null : runFromRow(row);
+  }
+
+  async listRuns(filter: { schedule_id?: string; limit: number; before?: string }): Promise<RunRecord[]> {
+    const before = filter.before === undefined ? 9223372036854775807n : big(filter.before);
+    const rows = this.run(() =>
+      filter.schedule_id === undefined
+        ? (this.stmt('SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?').all(before, BigInt(filter.limit)) as Raw[])
+        : (this.stmt('SELECT * FROM sync_runs WHERE schedule_id = ? AND id < ? ORDER BY id DESC LIMIT ?').all(
+            filter.schedule_id,
+            before,
+            BigInt(filter.limit),
+          ) as Raw[]),
+    );
+    return rows.map(runFromRow);
+  }
+
+  async hasRun(scheduleId: string, since?: number): Promise<boolean> {
+    const row = this.run(
+      () =>
+        this.stmt(
+          `SELECT 1 FROM sync_runs WHERE schedule_id = ? AND status <> 'skipped' AND started_at >= ? LIMIT 1`,
+        ).get(scheduleId, BigInt(since ?? -1)) as Raw | undefined,
+    );
+    return row !== undefined;
+  }
+
+  async runningRuns(target: string): Promise<RunRecord[]> {
+    const rows = this.run(() => this.stmt(`SELECT * FROM sync_runs WHERE target = ? AND status = 'running' ORDER BY id`).all(target) as Raw[]);
+    return rows.map(runFromRow);
+  }
+
+  // targets
+
+  async lockTarget(target: string, options: LockOptions): Promise<TargetLease> {
+    const me = `${options.holder}#${randomBytes(6).toString('hex')}`;
+    const host = hostname();
+    const deadline = Date.now() + options.timeoutMs;
+    const take = this.db.transaction((now: number): boolean => {
+      const row = this.stmt('SELECT * FROM sync_locks WHERE target = ?').get(target) as Raw | undefined;
+      const free =
+        row === undefined ||
+        Number(row['expires_at']) <= now ||
+        // Its holder died on this machine (a crash, SIGKILL): no need to wait out the lease.
+        (row['host'] === host && Number(row['pid']) !== process.pid && !processAlive(Number(row['pid'])));
+      if (!free) return false;
+      this.stmt(
+        `INSERT INTO sync_locks (target, holder, host, pid, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (target) DO UPDATE SET holder = excluded.holder, host = excluded.host, pid = excluded.pid,
+           expires_at = excluded.expires_at`,
+      ).run(target, me, host, BigInt(process.pid), BigInt(now + LEASE_MS));
+      return true;
+    });
+    for (;;) {
+      if (this.run(() => take.immediate(Date.now()))) break;
+      if (Date.now() >= deadline) {
+        throw new TargetBusyError(`another run has been delivering to ${target} for longer than ${Math.round(options.timeoutMs / 1000)} s`);
+      }
+      await delay(LOCK_POLL_MS, undefined, { signal: options.signal });
+    }
+
+    let lost = false;
+    const renew = setInterval(() => {
+      try {
+        const r = this.stmt('UPDATE sync_locks SET expires_at = ? WHERE target = ? AND holder = ?').run(BigInt(Date.now() + LEASE_MS), target, me);
+        if (r.changes === 0) lost = true;
+      } catch {
+        // busy: the next renewal tries again, well before expiry
+      }
+    }, LEASE_MS / 3);
+    renew.unref();
+    const store = this;
+    return {
+      target,
+      holder: me,
+      async check() {
+        const row = store.run(() => store.stmt('SELECT holder FROM sync_locks WHERE target = ?').get(target) as Raw | undefined);
+        if (lost || row?.['holder'] !== me) throw new LeaseLostError(`the lease on ${target} was lost during the run`);
+      },
+      async release() {
+        clearInterval(renew);
+        try {
+          store.stmt('DELETE FROM sync_locks WHERE target = ? AND holder = ?').run(target, me);
+        } catch {
+          // it expires on its own
+        }
+      },
+    } as TargetLease & { holder: string };
+  }
+
+  async cursor(target: string, scope: string): Promise<{ watermark: string; epoch: string }> {
+    return this.run(() => {
+      const c = this.stmt('SELECT watermark FROM sync_cursor WHERE target = ? AND scope = ?').get(target, scope) as Raw | undefined;
+      const e = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(target) as Raw | undefined;
+      return { watermark: String(c?.['watermark'] ?? 0n), epoch: String(e?.['epoch'] ?? 0n) };
+    });
+  }
+
+  async queueMark(target: string): Promise<string> {
+    const row = this.run(() => this.stmt('SELECT max(id) AS m FROM sync_queue WHERE target = ?').get(target) as Raw);
+    return String(row['m'] ?? 0n);
+  }
+
+  // the delta
+
+  async buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void> {
+    const params = { run: big(runId), target, from: big(from), to: big(to), mark: big(queueMark) };
+    this.tx(() => {
+      this.stmt('DELETE FROM sync_candidates WHERE run_id = ?').run(params.run);
+      for (const select of candidateSources('sqlite')) {
+        this.stmt(`INSERT OR IGNORE INTO sync_candidates (run_id, record_type, k1, k2, k3) ${select}`).run(params);
+      }
+    });
+  }
+
+  async candidatePage(runId: string, target: string, recordType: RecordType, after: SyncKey | null, limit: number): Promise<Candidate[]> {
+    const params = {
+      run: big(runId),
+      target,
+      k1: after === null ? -2n : big(after.k1),
+      k2: after === null ? -2n : big(after.k2),
+      k3: after === null ? -2n : big(after.k3),
+      limit: BigInt(limit),
+    };
+    const sql = candidatePageSql(recordType);
+    const rows = this.run(() => this.stmt(sql).all(params) as Raw[]);
+    return rows.map((r) => candidateFrom(recordType, r));
+  }
+
+  async dropCandidates(runId: string): Promise<void> {
+    this.run(() => this.stmt('DELETE FROM sync_candidates WHERE run_id = ?').run(big(runId)));
+  }
+
+  // held
+
+  async writeHeld(target: string, holds: readonly HeldWrite[], releases: readonly SyncKey[], at: number): Promise<void> {
+    if (holds.length === 0 && releases.length === 0) return;
+    this.tx(() => {
+      const upsert = this.stmt(
+        `INSERT INTO sync_held (target, record_type, k1, k2, k3, course_id, root_account_id, reason, since, changed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (target, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id,
+           root_account_id = excluded.root_account_id, reason = excluded.reason, changed_at = excluded.changed_at`,
+      );
+      for (const h of holds) {
+        upsert.run(
+          target,
+          h.key.record_type,
+          big(h.key.k1),
+          big(h.key.k2),
+          big(h.key.k3),
+          bigOrNull(h.course_id),
+          bigOrNull(h.root_account_id),
+          h.reason,
+          BigInt(at),
+          BigInt(h.changed_at),
+        );
+      }
+      const remove = this.stmt('DELETE FROM sync_held WHERE target = ? AND record_type = ? AND k1 = ? AND k2 = ? AND k3 = ?');
+      for (const k of releases) remove.run(target, k.record_type, big(k.k1), big(k.k2), big(k.k3));
+    });
+  }
+
+  async listHeld(filter: HeldFilter): Promise<HeldEntry[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.target !== undefined) {
+      where.push('target = ?');
+      params.push(filter.target);
+    }
+    if (filter.scope !== undefined && filter.scope !== ALL_SCOPE) {
+      where.push('root_account_id = ?');
+      params.push(big(filter.scope));
+    }
+    if (filter.reason !== undefined) {
+      where.push('reason = ?');
+      params.push(filter.reason);
+    }
+    const sql = `SELECT * FROM sync_held ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+      ORDER BY target, course_id, k2, record_type, k1, k3 LIMIT ?`;
+    const rows = this.run(() => this.db.prepare(sql).all(...params, BigInt(filter.limit)) as Raw[]);
+    return rows.map(heldFromRow);
+  }
+
+  async heldCounts(target: string, scope: string): Promise<HeldCounts> {
+    const rows = this.run(() =>
+      scope === ALL_SCOPE
+        ? (this.stmt('SELECT reason, count(*) AS n FROM sync_held WHERE target = ? GROUP BY reason').all(target) as Raw[])
+        : (this.stmt('SELECT reason, count(*) AS n FROM sync_held WHERE target = ? AND root_account_id = ? GROUP BY reason').all(
+            target,
+            big(scope),
+          ) as Raw[]),
+    );
+    const counts = zeroHeld();
+    for (const r of rows) if (HELD_REASONS.includes(r['reason'] as HeldReason)) counts[r['reason'] as HeldReason] = Number(r['n']);
+    return counts;
+  }
+
+  // batches
+
+  async createBatch(b: NewBatch): Promise<void> {
+    this.run(() =>
+      this.stmt(
+        `INSERT INTO sync_batches (id, target, run_id, schedule_id, scope, format, status, watermark, epoch, queue_mark, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'building', ?, ?, ?, ?)`,
+      ).run(b.id, b.target, big(b.run_id), b.schedule_id, b.scope, b.format, big(b.watermark), big(b.epoch), big(b.queue_mark), BigInt(b.created_at)),
+    );
+    this.run(() => this.stmt('UPDATE sync_runs SET batch_id = ? WHERE id = ?').run(b.id, big(b.run_id)));
+  }
+
+  async addBatchRows(batchId: string, rows: readonly BatchRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    this.tx(() => {
+      const insert = this.stmt(
+        `INSERT INTO sync_batch_rows (batch_id, record_type, k1, k2, k3, digest, op, root_account_id, course_id, course_sis_id,
+           student_id, student_sis_id, assignment_id, grading_period_id, score, grade, points_possible, current_score,
+           final_score, override_score, grading_complete, changed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const { key, digest, row } of rows) {
+        insert.run(
+          batchId,
+          key.record_type,
+          big(key.k1),
+          big(key.k2),
+          big(key.k3),
+          digest,
+          row.op,
+          bigOrNull(row.root_account_id),
+          big(row.course_id),
+          row.course_sis_id,
+          big(row.student_id),
+          row.student_sis_id,
+          bigOrNull(row.assignment_id),
+          bigOrNull(row.grading_period_id),
+          row.score,
+          row.grade,
+          row.points_possible,
+          row.current_score,
+          row.final_score,
+          row.override_score,
+          row.grading_complete === null ? null : row.grading_complete ? 1n : 0n,
+          BigInt(row.changed_at),
+        );
+      }
+    });
+  }
+
+  async sealBatch(batchId: string, summary: { row_count: number; rows_by: unknown; held: unknown }): Promise<void> {
+    this.tx(() => {
+      this.stmt(
+        `UPDATE sync_batch_rows AS b SET ordinal = r.n
+         FROM (SELECT record_type, k1, k2, k3, row_number() OVER (ORDER BY ${batchOrder('sqlite')}) AS n
+               FROM sync_batch_rows WHERE batch_id = @batch) AS r
+         WHERE b.batch_id = @batch AND b.record_type = r.record_type AND b.k1 = r.k1 AND b.k2 = r.k2 AND b.k3 = r.k3`,
+      ).run({ batch: batchId });
+      const r = this.stmt(
+        `UPDATE sync_batches SET status = 'pending', row_count = ?, rows_by = ?, held_by = ? WHERE id = ? AND status = 'building'`,
+      ).run(BigInt(summary.row_count), json(summary.rows_by), json(summary.held), batchId);
+      if (r.changes !== 1) throw new InternalError(`batch ${batchId} is not being built`);
+    });
+  }
+
+  async batchRows(batchId: string, afterOrdinal: number, limit: number): Promise<{ ordinal: number; row: FeedRow }[]> {
+    const rows = this.run(
+      () =>
+        this.stmt('SELECT * FROM sync_batch_rows WHERE batch_id = ? AND ordinal > ? ORDER BY ordinal LIMIT ?').all(
+          batchId,
+          BigInt(afterOrdinal),
+          BigInt(limit),
+        ) as Raw[],
+    );
+    return rows.map((r) => ({ ordinal: Number(r['ordinal']), row: feedRowFrom(r) }));
+  }
+
+  async batches(target: string, statuses: readonly BatchStatus[]): Promise<BatchRecord[]> {
+    const rows = this.run(
+      () =>
+        this.db
+          .prepare(`SELECT * FROM sync_batches WHERE target = ? AND status IN (${statuses.map(() => '?').join(', ')}) ORDER BY created_at, id`)
+          .all(target, ...statuses) as Raw[],
+    );
+    return rows.map(batchFromRow);
+  }
+
+  async getBatch(id: string): Promise<BatchRecord | null> {
+    const row = this.run(() => this.stmt('SELECT * FROM sync_batches WHERE id = ?').get(id) as Raw | undefined);
+    return row === undefined ? null : batchFromRow(row);
+  }
+
+  async ackBatch(lease: TargetLease, batchId: string, location: string, at: number): Promise<void> {
+    const holder = (lease as TargetLease & { holder?: string }).holder;
+    this.tx(() => {
+      const raw = this.stmt('SELECT * FROM sync_batches WHERE id = ?').get(batchId) as Raw | undefined;
+      if (raw === undefined) throw new InternalError(`no batch ${batchId}`);
+      const b = batchFromRow(raw);
+      if (b.status !== 'pending') throw new InternalError(`batch ${batchId} is ${b.status}, not pending`);
+      const lock = this.stmt('SELECT holder FROM sync_locks WHERE target = ?').get(b.target) as Raw | undefined;
+      if (lock?.['holder'] !== holder) throw new LeaseLostError(`the lease on ${b.target} was lost before batch ${batchId} was acknowledged`);
+
+      this.stmt(
+        `INSERT INTO sync_acked (target, record_type, k1, k2, k3, course_id, digest, op, batch_id, acked_at)
+         SELECT ?, record_type, k1, k2, k3, course_id, digest, op, batch_id, ? FROM sync_batch_rows WHERE batch_id = ?
+         ON CONFLICT (target, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = excluded.digest,
+           op = excluded.op, batch_id = excluded.batch_id, acked_at = excluded.acked_at`,
+      ).run(b.target, BigInt(at), batchId);
+
+      const epoch = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(b.target) as Raw | undefined;
+      if (String(epoch?.['epoch'] ?? 0n) === b.epoch) {
+        this.stmt(
+          `INSERT INTO sync_cursor (target, scope, watermark) VALUES (?, ?, ?)
+           ON CONFLICT (target, scope) DO UPDATE SET watermark = max(watermark, excluded.watermark)`,
+        ).run(b.target, b.scope, big(b.watermark));
+      }
+      if (b.scope === ALL_SCOPE) {
+        this.stmt('DELETE FROM sync_queue WHERE target = ? AND id <= ?').run(b.target, big(b.queue_mark));
+      } else {
+        this.stmt(
+          `DELETE FROM sync_queue WHERE target = ? AND id <= ?
+             AND course_id IN (SELECT course_id FROM course_root_accounts WHERE root_account_id = ?)`,
+        ).run(b.target, big(b.queue_mark), big(b.scope));
+      }
+      this.stmt(`UPDATE sync_batches SET status = 'acked', location = ?, finished_at = ? WHERE id = ?`).run(location, BigInt(at), batchId);
+      this.stmt('DELETE FROM sync_batch_rows WHERE batch_id = ?').run(batchId);
+      this.finishRunSync(big(b.run_id), {
+        status: 'succeeded',
+        finished_at: at,
+        error: null,
+        batch_id: batchId,
+        batch_location: location,
+        rows_by: b.rows_by,
+        held: b.held,
+      });
+    });
+  }
+
+  async abandonBatch(batchId: string, at: number): Promise<void> {
+    this.tx(() => {
+      this.stmt(`UPDATE sync_batches SET status = 'abandoned', finished_at = ? WHERE id = ? AND status IN ('building', 'pending')`).run(
+        BigInt(at),
+        batchId,
+      );
+      this.stmt('DELETE FROM sync_batch_rows WHERE batch_id = ?').run(batchId);
+    });
+  }
+
+  // resend
+
+  async resend(r: ResendRequest): Promise<ResendRecord> {
+    return this.tx(() => {
+      let unacked: number;
+      const target = r.target;
+      if (r.selector === 'all') {
+        unacked = this.stmt('DELETE FROM sync_acked WHERE target = ?').run(target).changes;
+        this.stmt('UPDATE sync_cursor SET watermark = 0 WHERE target = ?').run(target);
+        this.stmt(
+          `INSERT INTO sync_targets (target, epoch) VALUES (?, 1) ON CONFLICT (target) DO UPDATE SET epoch = epoch + 1`,
+        ).run(target);
+      } else {
+        const id = big(r.id!);
+        if (r.selector === 'course') {
+          unacked = this.stmt('DELETE FROM sync_acked WHERE target = ? AND course_id = ?').run(target, id).changes;
+          for (const select of RESEND_COURSE_SOURCES) {
+            this.stmt(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${select}`).run({ target, id });
+          }
+        } else {
+          unacked = this.stmt(`DELETE FROM sync_acked WHERE target = ? AND record_type = 'assignment' AND k1 = ?`).run(target, id).changes;
+          this.stmt(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${RESEND_ASSIGNMENT_SOURCE}`).run({ target, id });
+        }
+      }
+      const row = this.stmt(
+        `INSERT INTO sync_resend (target, selector, selector_id, requested_by, requested_at, unacked) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+      ).get(target, r.selector, bigOrNull(r.id), r.requested_by, BigInt(r.requested_at), BigInt(unacked)) as Raw;
+      return { ...r, resend_id: String(row['id']), unacked };
+    });
+  }
+}
