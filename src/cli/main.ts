@@ -6,6 +6,7 @@ import { inspectCommand, type InspectOptions } from './inspect.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { replay, type ReplayOptions } from './replay.js';
 import { resendCommand, type ResendOptions } from './resend.js';
+import { runCommand, type RunOptions } from './run.js';
 import { runsList, runsShow } from './runs.js';
 import { schedulesList, schedulesNext, schedulesSetStatus, schedulesTick } from './schedules.js';
 import type { SyncCliOptions } from './sync-common.js';
@@ -41,6 +42,15 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       writeErr: () => undefined, // commander's errors are reported as one line below
     })
     .showSuggestionAfterError(false);
+
+  cli
+    .command('run')
+    .description('the service: sources, webhook, scheduler, HTTP API and admin page, metrics (until SIGTERM)')
+    .option('--state <url>', 'state store (overrides GRADESTREAM_STATE_URL)')
+    .option('--schedules <file>', 'schedules file (overrides GRADESTREAM_SCHEDULES_FILE)')
+    .option('--sink <url>', 'default sink (overrides GRADESTREAM_SINK_URL)')
+    .option('--port <port>', 'HTTP port (overrides GRADESTREAM_HTTP_PORT)')
+    .action((opts: RunOptions) => run((io) => runCommand(opts, io)));
 
   cli
     .command('validate')

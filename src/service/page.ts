@@ -16,7 +16,7 @@ export interface ScheduleRow {
   id: string;
   hourOfDay: number;
   timeZone: string;
-  nextRun: string | null;
+  next_run: string | null;
   status: string;
   postedBy: string;
 }
@@ -67,7 +67,7 @@ function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[]
     `<form class="inline" method="post" action="/api/schedules/${encodeURIComponent(id)}/${verb}"><button type="submit">${label}</button></form>`;
   const scheduleRows = schedules
     .map(
-      (s) => `<tr><td>${esc(s.id)}</td><td>${hour(s.hourOfDay)} ${esc(s.timeZone)}</td><td>${esc(local(s.nextRun, s.timeZone))}</td>
+      (s) => `<tr><td>${esc(s.id)}</td><td>${hour(s.hourOfDay)} ${esc(s.timeZone)}</td><td>${esc(local(s.next_run, s.timeZone))}</td>
 <td class="${esc(s.status)}">${s.status === 'suspended' ? 'Suspended' : 'Enabled'}</td><td>${esc(s.postedBy)}</td>
 <td>${admin ? action(s.id, 'run', 'Run this schedule now') + (s.status === 'suspended' ? action(s.id, 'resume', 'Resume') : action(s.id, 'pause', 'Pause')) : ''}</td></tr>`,
     )

@@ -10,7 +10,7 @@ import { Tokens } from '../../src/service/tokens.js';
 function fakeBackend() {
   const calls: unknown[][] = [];
   const backend: AdminBackend = {
-    listSchedules: async () => [{ id: 'nightly', hourOfDay: 2, timeZone: 'America/Denver', nextRun: '2026-11-26T09:00:00.000Z', status: 'enabled', postedBy: 'Ada <admin>' }],
+    listSchedules: async () => [{ id: 'nightly', hourOfDay: 2, timeZone: 'America/Denver', next_run: '2026-11-26T09:00:00.000Z', status: 'enabled', postedBy: 'Ada <admin>' }],
     runSchedule: async (id, by) => (calls.push(['run', id, by]), { id: 'r1', schedule: id, triggered_by: by }),
     pauseSchedule: async (id, by) => (calls.push(['pause', id, by]), { id, status: 'suspended' }),
     resumeSchedule: async (id, by) => (calls.push(['resume', id, by]), { id, status: 'enabled' }),

@@ -1,0 +1,134 @@
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { intakeMetrics } from '../metrics.js';
+import { liveSources, type LiveSource } from '../sources/live.js';
+import { WebhookSource } from '../sources/webhook.js';
+import { webhookAuthenticator, webhookAuthSettings } from '../sources/webhook-auth.js';
+import { openStore, type StateStore } from '../state/store.js';
+import { syncMetrics } from '../sync/metrics.js';
+import { Scheduler } from '../sync/scheduler.js';
+import { loadSchedules } from '../sync/schedules.js';
+import { registerApi } from './api.js';
+import { adminBackend } from './backend.js';
+import { createHttpServer, listen, Router } from './http.js';
+import { registerPage } from './page.js';
+import { Tokens } from './tokens.js';
+
+/**
+ * `gradestream run`: the HTTP API, admin page, webhook and metrics; the SQS and Kafka sources the
+ * configuration names; the sync scheduler. Started in that order (the health endpoint answers while
+ * the rest starts) and stopped in reverse: stop receiving, finish what is in hand, close the store.
+ */
+export interface Service {
+  port: number;
+  registry: Registry;
+  store: StateStore;
+  stop(): Promise<void>;
+}
+
+/** state_records{kind} costs a count over each table: sampled at most once a minute. */
+function stateRecordsGauge(registry: Registry, store: StateStore, log: Logger): void {
+  let last = 0;
+  let counts: Record<string, number> = {};
+  new Gauge({
+    name: 'gradestream_state_records',
+    help: 'Rows in the state store, by kind (sampled at most once a minute)',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      if (Date.now() - last > 60_000) {
+        last = Date.now();
+        try {
+          counts = await store.counts();
+        } catch (err) {
+          log.warn({ err }, 'could not count state records');
+        }
+      }
+      for (const [kind, n] of Object.entries(counts)) this.set({ kind }, n);
+    },
+  });
+}
+
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gradestream_' });
+  const intake = intakeMetrics(registry);
+
+  // Everything that can be wrong in the configuration is found before anything starts.
+  const authSettings = webhookAuthSettings(config);
+  const schedules = config.schedulesFile ? await loadSchedules(config.schedulesFile, { defaultTimeZone: config.timeZone }) : [];
+  const tokens = config.adminTokensFile ? await Tokens.load(config.adminTokensFile) : Tokens.empty();
+
+  const store = await openStore(config.stateUrl);
+  stateRecordsGauge(registry, store, log);
+  new Gauge({ name: 'gradestream_webhook_unauthenticated', help: '1 when POST /events accepts unauthenticated events', registers: [registry] }).set(
+    authSettings.mode === 'none' ? 1 : 0,
+  );
+  if (authSettings.mode === 'none') {
+    log.warn('webhook authentication is off (GRADESTREAM_WEBHOOK_AUTH=none): POST /events accepts anyone; for local use only');
+  }
+  if (tokens.size === 0) log.warn('no admin tokens (GRADESTREAM_ADMIN_TOKENS_FILE): /api/* and the admin page refuse everyone');
+  if (schedules.length === 0) log.warn('no sync schedules (GRADESTREAM_SCHEDULES_FILE): nothing will be sent to the SIS');
+
+  const webhook = new WebhookSource({ store, auth: webhookAuthenticator(authSettings), log, metrics: intake });
+  const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log });
+  let ready = false;
+
+  const router = new Router()
+    .on('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }))
+    .on('GET', '/readyz', async () => {
+      if (!ready) return { status: 503, body: { status: 'starting' } };
+      try {
+        await store.changeWatermark(); // a cheap round trip: the store answers
+        return { status: 200, body: { status: 'ready' } };
+      } catch (err) {
+        log.warn({ err }, 'readiness: state store unavailable');
+        return { status: 503, body: { status: 'state store unavailable' } };
+      }
+    })
+    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
+    .on('POST', '/events', webhook.handle);
+  const backend = adminBackend(scheduler, store);
+  registerApi(router, tokens, backend);
+  registerPage(router, tokens, backend);
+
+  const server = createHttpServer(router, log);
+  const port = await listen(server, config.httpPort);
+  log.info({ port, state: store.url, schedules: schedules.length, webhook: authSettings.mode }, 'listening');
+
+  const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake });
+  const started: LiveSource[] = [];
+  try {
+    for (const source of sources) {
+      await source.start();
+      started.push(source);
+      log.info({ source: source.name }, 'source started');
+    }
+    await scheduler.start();
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    await new Promise((resolve) => server.close(resolve));
+    await store.close();
+    throw err;
+  }
+  ready = true;
+
+  return {
+    port,
+    registry,
+    store,
+    async stop() {
+      ready = false;
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      await webhook.close();
+      await Promise.allSettled(started.map((s) => s.stop()));
+      await scheduler.stop();
+      server.closeAllConnections();
+      await closed;
+      await store.close();
+      log.info('stopped');
+    },
+  };
+}

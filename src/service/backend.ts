@@ -1,0 +1,41 @@
+import { UsageError } from '../errors.js';
+import type { StateStore } from '../state/store.js';
+import { NotFoundError, UnknownScheduleError } from '../sync/errors.js';
+import type { Scheduler } from '../sync/scheduler.js';
+import type { AdminBackend } from './api.js';
+import { HttpError } from './http.js';
+
+/** Maps the sync engine's errors to HTTP answers: an unknown schedule is a 404, not a 500. */
+async function answer<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof UnknownScheduleError || err instanceof NotFoundError) throw new HttpError(404, err.message);
+    if (err instanceof UsageError) throw new HttpError(400, err.message);
+    throw err;
+  }
+}
+
+/** The admin API over the scheduler (schedules, runs, held rows, resend) and the store (quarantine). */
+export function adminBackend(scheduler: Scheduler, store: StateStore): AdminBackend {
+  return {
+    listSchedules: () => answer(() => scheduler.list()),
+    runSchedule: (id, by) => answer(() => scheduler.runNow(id, by)),
+    pauseSchedule: (id, by) => answer(() => scheduler.pause(id, by)),
+    resumeSchedule: (id, by) => answer(() => scheduler.resume(id, by)),
+    resend: (sel, by) =>
+      answer(() =>
+        scheduler.resend(
+          sel.all
+            ? { selector: 'all', by }
+            : sel.course !== undefined
+              ? { selector: 'course', id: sel.course, by }
+              : { selector: 'assignment', id: sel.assignment ?? null, by },
+        ),
+      ),
+    listRuns: (limit) => answer(() => scheduler.runs({ limit })),
+    getRun: (id) => answer(async () => (await scheduler.run(id)) ?? undefined),
+    listHeld: (limit) => answer(() => scheduler.held({ limit })),
+    listQuarantine: (limit, after) => answer(() => store.listQuarantine({ limit, after })),
+  };
+}
