@@ -4,6 +4,7 @@ import { UnknownScheduleError } from '../sync/errors.js';
 import { heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { EXIT, processIo, type CliIo } from './io.js';
+import { quarantineList, quarantineRedrive, type QuarantineOptions } from './quarantine.js';
 import { replay, type ReplayOptions } from './replay.js';
 import { resendCommand, type ResendOptions } from './resend.js';
 import { runCommand, type RunOptions } from './run.js';
@@ -67,6 +68,24 @@ function program(io: CliIo, run: (action: Action) => void): Command {
     .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
     .option('--batch-size <lines>', 'lines folded per transaction (default 2000)')
     .action((files: string[], opts: ReplayOptions) => run((io) => replay(files, opts, io)));
+
+  const quarantine = cli.command('quarantine').description('quarantined messages: list them, re-drive them after a fix');
+  quarantine
+    .command('list')
+    .description('quarantined messages, oldest first')
+    .option('--limit <n>', 'at most this many (default 100)')
+    .option('--after <id>', 'the page after this id')
+    .option('--json', 'one JSON document on stdout')
+    .option('--state <url>', 'state store (overrides GRADESTREAM_STATE_URL)')
+    .action((opts: QuarantineOptions) => run((io) => quarantineList(opts, io)));
+  quarantine
+    .command('redrive')
+    .description('run intake again on quarantined messages: fold those now valid, drop those now ignored')
+    .option('--id <id...>', 'only these quarantine ids')
+    .option('--reason <code>', 'only messages quarantined for this reason')
+    .option('--json', 'one JSON document on stdout')
+    .option('--state <url>', 'state store (overrides GRADESTREAM_STATE_URL)')
+    .action((opts: QuarantineOptions) => run((io) => quarantineRedrive(opts, io)));
 
   cli
     .command('inspect')

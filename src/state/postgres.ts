@@ -128,10 +128,11 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
 
   async apply(batch: Batch): Promise<Outcome[]> {
     const p = plan(batch.records);
-    if (p.records.length === 0 && batch.quarantine.length === 0) return [];
+    const redriven = batch.redriven ?? [];
+    if (p.records.length === 0 && batch.quarantine.length === 0 && redriven.length === 0) return [];
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const reference = await this.withClient((client) => this.transaction(client, p, batch.quarantine));
+        const reference = await this.withClient((client) => this.transaction(client, p, batch.quarantine, redriven));
         return outcomes(p, reference);
       } catch (err) {
         const code = ((err as { cause?: { code?: unknown } }).cause ?? err) as { code?: unknown };
@@ -144,7 +145,7 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
     }
   }
 
-  private async transaction(client: pg.PoolClient, p: Plan, quarantine: Batch['quarantine']): Promise<Reference> {
+  private async transaction(client: pg.PoolClient, p: Plan, quarantine: Batch['quarantine'], redriven: readonly string[]): Promise<Reference> {
     await client.query('BEGIN');
     try {
       // Shared: writers run side by side; changeWatermark() takes it exclusively to wait them out.
@@ -177,6 +178,7 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
           ],
         );
       }
+      if (redriven.length > 0) await client.query('DELETE FROM quarantine WHERE id = ANY($1::bigint[])', [redriven]);
       await client.query('COMMIT');
       return reference;
     } catch (err) {

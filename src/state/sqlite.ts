@@ -63,7 +63,8 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
   private readonly getSeq: Database.Statement;
   private readonly setSeq: Database.Statement;
   private readonly insertQuarantine: Database.Statement;
-  private readonly applyTx: Database.Transaction<(p: Plan, q: Batch['quarantine']) => Reference>;
+  private readonly applyTx: Database.Transaction<(p: Plan, q: Batch['quarantine'], redriven: readonly string[]) => Reference>;
+  private readonly deleteQuarantine: Database.Statement;
   /** The sync engine's way in (src/state/sqlite-sync.ts). */
   readonly [CONNECTION]: StoreConnection;
 
@@ -79,7 +80,8 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, position, raw_sha256) DO NOTHING`,
     );
     for (const table of TABLES) this.statements.set(table, this.prepareTable(table));
-    this.applyTx = db.transaction((p, q) => this.write(p, q));
+    this.deleteQuarantine = db.prepare(`DELETE FROM quarantine WHERE id = ?`);
+    this.applyTx = db.transaction((p, q, redriven) => this.write(p, q, redriven));
   }
 
   private prepareTable(table: Table): TableStatements {
@@ -105,7 +107,7 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
   }
 
   /** The body of one transaction: fold the winners, advance the change counter, keep the quarantine. */
-  private write(p: Plan, quarantine: Batch['quarantine']): Reference {
+  private write(p: Plan, quarantine: Batch['quarantine'], redriven: readonly string[]): Reference {
     let next = (this.getSeq.get() as Raw)['value'] as bigint;
     const reference: Reference = new Map();
     for (const { table, rows } of p.writes) {
@@ -133,6 +135,7 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     for (const q of quarantine) {
       this.insertQuarantine.run(q.source, q.position, q.reason, printableDetail(q.detail), q.raw, sha256(q.raw), BigInt(q.received_at));
     }
+    for (const id of redriven) this.deleteQuarantine.run(BigInt(id));
     return reference;
   }
 
@@ -142,7 +145,7 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     try {
       // IMMEDIATE: take the write lock up front, so two processes wait on busy_timeout instead of
       // failing to upgrade a read lock half-way.
-      reference = this.applyTx.immediate(p, batch.quarantine);
+      reference = this.applyTx.immediate(p, batch.quarantine, batch.redriven ?? []);
     } catch (err) {
       throw translate(err);
     }

@@ -35,6 +35,8 @@ export interface StoredQuarantineEntry extends Omit<QuarantineEntry, 'received_a
 export interface Batch {
   records: readonly NormalisedEvent[];
   quarantine: readonly QuarantineEntry[];
+  /** Quarantine ids re-driven by this batch (their records are among `records`): removed in the same transaction. */
+  redriven?: readonly string[];
 }
 
 export type StateCounts = Record<StateKind | 'quarantine', number>;
