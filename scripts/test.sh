@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run build
-bash scripts/services.sh up postgres
-trap 'bash scripts/services.sh down postgres' EXIT
-eval "$(bash scripts/services.sh env postgres)"
+services=(postgres kafka moto)
+trap 'bash scripts/services.sh down "${services[@]}"' EXIT
+bash scripts/services.sh up "${services[@]}"
+eval "$(bash scripts/services.sh env "${services[@]}")"
+
+# Debian's promtool and Chromium (metrics exposition, admin page).
+eval "$(bash scripts/tools.sh)"
 
 # The chart tests render the Helm chart with a real helm.
 GRADESTREAM_HELM=$(bash scripts/helm.sh)

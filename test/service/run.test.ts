@@ -1,64 +1,28 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli } from '../support/build.js';
+import { startRunProcess, type RunningService } from '../support/service.js';
 import { fixtureText, variant } from '../support/events.js';
 
 /** `gradestream run` as a real process: webhook in, admin API, a manual sync to the file sink, SIGTERM out. */
 describe('gradestream run', () => {
-  let cli: Awaited<ReturnType<typeof buildCli>>;
-  let dir: string;
-  let child: ChildProcess;
+  let service: RunningService;
   let base: string;
-  let stderr = '';
-  let exited: Promise<number | null>;
+  let dir: string;
 
   beforeAll(async () => {
-    cli = await buildCli();
-    dir = mkdtempSync(join(tmpdir(), 'gradestream-run-'));
-    writeFileSync(join(dir, 'schedules.yaml'), '- {id: nightly, hourOfDay: 2, timeZone: America/Denver, postedBy: Registrar}\n');
-    writeFileSync(join(dir, 'tokens.yaml'), '- {name: ada, role: admin, token: adm}\n');
-    child = spawn(process.execPath, [cli.runner, 'run', '--port', '0', '--state', `sqlite:${join(dir, 'state.db')}`], {
-      env: {
-        ...process.env,
-        GRADESTREAM_SCHEDULES_FILE: join(dir, 'schedules.yaml'),
-        GRADESTREAM_SINK_URL: `file:${join(dir, 'outbox')}`,
-        GRADESTREAM_ADMIN_TOKENS_FILE: join(dir, 'tokens.yaml'),
-        GRADESTREAM_WEBHOOK_SECRET: 's3cret',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    const port = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const m = /listening on port (\d+)/.exec(stderr);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', () => reject(new Error(`gradestream run exited: ${stderr}`)));
-    });
-    base = `http://127.0.0.1:${port}`;
+    service = await startRunProcess();
+    ({ base, dir } = service);
   });
-
-  afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    cli.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => service.stop());
 
   const admin = { authorization: 'Bearer adm' };
 
   it('is healthy and ready', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    let ready = 503;
-    for (let i = 0; i < 50 && ready !== 200; i++) {
-      ready = (await fetch(`${base}/readyz`)).status;
-      if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(ready).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
   it('folds webhook events, syncs them on request and records who asked', async () => {
@@ -95,8 +59,24 @@ describe('gradestream run', () => {
     expect(text).not.toMatch(/21070000000000048/); // never an id as a label
   });
 
+  it('exposes metrics that Prometheus accepts (promtool check metrics)', async () => {
+    const promtool = process.env['GRADESTREAM_PROMTOOL'];
+    if (!promtool) throw new Error('GRADESTREAM_PROMTOOL is not set: run the suite with `npm test` (scripts/tools.sh installs Prometheus)');
+    const file = join(dir, 'metrics.txt');
+    writeFileSync(file, await (await fetch(`${base}/metrics`)).text());
+    // Exit 0: clean; 3: lint problems only; anything else: not parseable. Lint problems are allowed only
+    // in prom-client's default process metrics (their names are not ours to choose).
+    const result = await promisify(execFile)('sh', ['-c', `"${promtool}" check metrics < "${file}"`]).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+    );
+    expect([0, 3]).toContain(result.code);
+    const problems = result.out.split('\n').filter((l) => l.trim() !== '');
+    expect(problems.filter((l) => !/^gradestream_(nodejs|process)_/.test(l))).toEqual([]);
+  });
+
   it('stops gracefully on SIGTERM with exit 0', async () => {
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
   });
 });
