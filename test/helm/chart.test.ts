@@ -55,4 +55,17 @@ describe('Helm chart', () => {
     const cm = r.docs.find((d) => d.kind === 'ConfigMap');
     expect(cm.data['schedules.yaml']).toMatch(/id: nightly/);
   });
+
+  it('ships a Grafana dashboard whose queries use only metrics the service exports', async () => {
+    const r = await template(...JWT, 'grafanaDashboard.enabled=true');
+    if (!r.ok) throw new Error(r.error);
+    const cm = r.docs.find((d) => d.kind === 'ConfigMap' && d.metadata.labels?.grafana_dashboard === '1');
+    const dashboard = JSON.parse(cm.data['gradestream.json']);
+    const names = new Set<string>(
+      dashboard.panels.flatMap((p: any) => p.targets.flatMap((t: any) => [...t.expr.matchAll(/gradestream_[a-z_]+/g)].map((m) => m[0]))),
+    );
+    const exported = /^(gradestream_(events_total|quarantined_total|event_lag_seconds_bucket|state_records|sync_runs_total|sync_rows_total|sync_held_records|sync_last_success_timestamp_seconds|schedule_suspended|sync_duration_seconds_bucket|sink_errors_total|kafka_consumer_lag|sqs_approximate_messages))$/;
+    expect([...names].filter((n) => !exported.test(n))).toEqual([]);
+    expect(names.size).toBeGreaterThan(10);
+  });
 });
