@@ -75,7 +75,7 @@ describe('gradestream validate', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('the built bin runs the bundled sample (the README quick start)', async () => {
+  it('the built bin validates the bundled sample', async () => {
     const { stdout } = await promisify(execFile)('node', ['bin/gradestream.js', 'validate', 'samples/canvas-grade-events.jsonl']);
     expect(stdout).toMatch(/7 received: 6 valid .*, 1 ignored, 0 quarantined/);
   });
