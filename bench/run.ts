@@ -1,4 +1,5 @@
 import { benchIntake } from './intake.js';
+import { benchReplay } from './replay.js';
 
 /**
  * `npm run bench [section...]`: prints throughput side by side with a baseline measured in the same run.
@@ -6,6 +7,8 @@ import { benchIntake } from './intake.js';
  */
 const sections: Record<string, () => Promise<void>> = {
   intake: () => benchIntake(),
+  replay: () => benchReplay(),
+  sources: () => import('./sources.js').then((m) => m.benchSources()),
 };
 
 const wanted = process.argv.slice(2);

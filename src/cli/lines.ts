@@ -26,11 +26,12 @@ export async function checkReadable(files: readonly string[]): Promise<void> {
 }
 
 /**
- * Streams the lines of each file in turn (`-` = stdin); memory does not grow with the input. LF or
- * CRLF endings. Blank lines (a trailing newline, spacing) are not messages: skipped, but they still
- * count in line numbers so positions match an editor's.
+ * Streams the lines of each file in turn (`-` = stdin), a chunk of input at a time (one array per
+ * chunk read, never empty: a per-line async iteration costs more than parsing some lines); memory
+ * does not grow with the input. LF or CRLF endings. Blank lines (a trailing newline, spacing) are not
+ * messages: skipped, but they still count in line numbers so positions match an editor's.
  */
-export async function* readLines(files: readonly string[], stdin: Readable): AsyncGenerator<InputLine> {
+export async function* readLineBatches(files: readonly string[], stdin: Readable): AsyncGenerator<InputLine[]> {
   for (const file of files) {
     const stream = file === '-' ? stdin : createReadStream(file, { highWaterMark: 1 << 20 });
     const decoder = new StringDecoder('utf8');
@@ -45,16 +46,23 @@ export async function* readLines(files: readonly string[], stdin: Readable): Asy
         throw new InputUnreadableError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
       const text = next.done ? rest + decoder.end() + '\n' : rest + decoder.write(next.value as Buffer);
+      const lines: InputLine[] = [];
       let start = 0;
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
         line += 1;
         const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
         const lineText = text.slice(start, end);
         start = nl + 1;
-        if (lineText.trim() !== '') yield { file, line, text: lineText };
+        if (lineText.trim() !== '') lines.push({ file, line, text: lineText });
       }
       rest = text.slice(start);
+      if (lines.length > 0) yield lines;
       if (next.done) break;
     }
   }
+}
+
+/** The lines of `readLineBatches`, one at a time. */
+export async function* readLines(files: readonly string[], stdin: Readable): AsyncGenerator<InputLine> {
+  for await (const lines of readLineBatches(files, stdin)) yield* lines;
 }

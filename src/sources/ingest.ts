@@ -12,6 +12,10 @@ import type { QuarantineEntry, SourceName, StateStore } from '../state/store.js'
  */
 
 export interface Message {
+  /**
+   * The message as received. Only a quarantined message's text is read (it is kept as the raw text), so
+   * a source that passes a `verdict` other than quarantined may leave it empty (replay does).
+   */
   text: string;
   source: SourceName;
   /** where the message can be found again: "file:line", SQS message id, "topic/partition/offset" */

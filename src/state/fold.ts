@@ -11,6 +11,7 @@ import {
   TABLES,
   keyString,
   type Table,
+  type Value,
   type WriteRow,
 } from './tables.js';
 
@@ -41,77 +42,93 @@ export interface Plan {
 /** The version of each key's stored row before the batch (null: no row), per record table name. */
 export type Reference = Map<string, Map<string, Version | null>>;
 
-function mainRow(r: NormalisedEvent, instant: number, fp: string): { table: Table; row: WriteRow } {
+/** The table of an event's main row. */
+function mainTable(r: NormalisedEvent): Table {
+  return r.kind === 'grade_change' ? ASSIGNMENT_SCORES : r.kind === 'course_grade_change' ? COURSE_SCORES : COURSE_OVERRIDES;
+}
+
+/** The key of an event's main row, in its table's column order. */
+function mainKey(r: NormalisedEvent): string[] {
   switch (r.kind) {
     case 'grade_change':
-      return {
-        table: ASSIGNMENT_SCORES,
-        row: {
-          key: [r.assignment_id, r.student_id],
-          values: [r.course_id, r.submission_id, r.score, r.grade, r.points_possible, r.grading_complete, r.muted, r.grader_id],
-          instant,
-          fp,
-        },
-      };
+      return [r.assignment_id, r.student_id];
     case 'course_grade_change':
-      return {
-        table: COURSE_SCORES,
-        row: {
-          key: [r.course_id, r.student_id],
-          values: [r.current_score, r.final_score, r.unposted_current_score, r.unposted_final_score, r.workflow_state],
-          instant,
-          fp,
-        },
-      };
+      return [r.course_id, r.student_id];
     case 'grade_override':
-      return {
-        table: COURSE_OVERRIDES,
-        row: {
-          key: [r.course_id, r.student_id, r.grading_period_id ?? NO_GRADING_PERIOD],
-          values: [r.override_score],
-          instant,
-          fp,
-        },
-      };
+      return [r.course_id, r.student_id, r.grading_period_id ?? NO_GRADING_PERIOD];
   }
+}
+
+/** The values of an event's main row, in its table's column order. */
+function mainValues(r: NormalisedEvent): Value[] {
+  switch (r.kind) {
+    case 'grade_change':
+      return [r.course_id, r.submission_id, r.score, r.grade, r.points_possible, r.grading_complete, r.muted, r.grader_id];
+    case 'course_grade_change':
+      return [r.current_score, r.final_score, r.unposted_current_score, r.unposted_final_score, r.workflow_state];
+    case 'grade_override':
+      return [r.override_score];
+  }
+}
+
+/** A mapping table, and the (key, value) an event teaches it, or null. */
+interface Mapping {
+  table: Table;
+  of(r: NormalisedEvent): [key: string, value: string] | null;
 }
 
 /** The mappings an event teaches (SPEC §1.3), each versioned by the event itself. */
-function mappingRows(r: NormalisedEvent, instant: number, fp: string): { table: Table; row: WriteRow }[] {
-  const out: { table: Table; row: WriteRow }[] = [];
+const MAPPINGS: readonly Mapping[] = [
   // Only grade_change carries the student's SIS id; metadata.user_sis_id is the acting user.
-  if (r.kind === 'grade_change' && r.student_sis_id !== null) {
-    out.push({ table: STUDENT_SIS_IDS, row: { key: [r.student_id], values: [r.student_sis_id], instant, fp } });
-  }
-  if (r.course_id !== null && r.course_sis_id !== null) {
-    out.push({ table: COURSE_SIS_IDS, row: { key: [r.course_id], values: [r.course_sis_id], instant, fp } });
-  }
-  if (r.course_id !== null && r.root_account_id !== null) {
-    out.push({ table: COURSE_ROOT_ACCOUNTS, row: { key: [r.course_id], values: [r.root_account_id], instant, fp } });
-  }
-  return out;
+  { table: STUDENT_SIS_IDS, of: (r) => (r.kind === 'grade_change' && r.student_sis_id !== null ? [r.student_id, r.student_sis_id] : null) },
+  { table: COURSE_SIS_IDS, of: (r) => (r.course_id !== null && r.course_sis_id !== null ? [r.course_id, r.course_sis_id] : null) },
+  { table: COURSE_ROOT_ACCOUNTS, of: (r) => (r.course_id !== null && r.root_account_id !== null ? [r.course_id, r.root_account_id] : null) },
+];
+
+/** The greatest version offered so far for a key, and the record that carries it. */
+interface Held {
+  version: Version;
+  record: NormalisedEvent;
 }
 
 export function plan(records: readonly NormalisedEvent[]): Plan {
-  const winners = new Map<Table, Map<string, WriteRow>>(TABLES.map((t) => [t, new Map()]));
-  const offer = (table: Table, row: WriteRow): string => {
-    const key = keyString(row.key);
+  // Rows are built for the winners only: most offers lose within the batch (a course's mappings are
+  // taught again by every event about the course).
+  const winners = new Map<Table, Map<string, Held>>(TABLES.map((t) => [t, new Map()]));
+  const offer = (table: Table, key: string, version: Version, record: NormalisedEvent): void => {
     const rows = winners.get(table)!;
     const held = rows.get(key);
-    if (held === undefined || compareVersions(row, held) > 0) rows.set(key, row);
-    return key;
+    if (held === undefined) rows.set(key, { version, record });
+    else if (compareVersions(version, held.version) > 0) {
+      held.version = version;
+      held.record = record;
+    }
   };
   const planned: Plan['records'] = [];
   for (const record of records) {
     const version = { instant: record.instant, fp: fingerprint(record) };
-    const main = mainRow(record, version.instant, version.fp);
-    planned.push({ table: main.table, key: offer(main.table, main.row), version });
-    for (const m of mappingRows(record, version.instant, version.fp)) offer(m.table, m.row);
+    const table = mainTable(record);
+    const key = keyString(mainKey(record));
+    offer(table, key, version, record);
+    planned.push({ table, key, version });
+    for (const m of MAPPINGS) {
+      const taught = m.of(record);
+      if (taught !== null) offer(m.table, taught[0], version, record); // a one-column key is its own key string
+    }
   }
-  return {
-    writes: TABLES.map((table) => ({ table, rows: [...winners.get(table)!.values()] })).filter((w) => w.rows.length > 0),
-    records: planned,
-  };
+  const writes: TableWrite[] = [];
+  for (const table of TABLES) {
+    const held = winners.get(table)!;
+    if (held.size === 0) continue;
+    const mapping = MAPPINGS.find((m) => m.table === table);
+    const rows = [...held.values()].map(({ version, record }): WriteRow => {
+      if (mapping === undefined) return { key: mainKey(record), values: mainValues(record), instant: version.instant, fp: version.fp };
+      const [key, value] = mapping.of(record)!;
+      return { key: [key], values: [value], instant: version.instant, fp: version.fp };
+    });
+    writes.push({ table, rows });
+  }
+  return { writes, records: planned };
 }
 
 /** Each record's outcome, folding the batch in input order on top of the reference versions. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
+import { compareIds } from '../intake/ids.js';
 import { compareVersions, type Version } from './fingerprint.js';
 import { outcomes, plan, type Outcome, type Plan, type Reference } from './fold.js';
 import { CONNECTION, type HasConnection, type StoreConnection } from './connection.js';
@@ -113,7 +114,8 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     for (const { table, rows } of p.writes) {
       const { version, upsert } = this.statements.get(table)!;
       const versions = new Map<string, Version | null>();
-      for (const row of rows) {
+      // In key order: neighbouring rows share B-tree pages, which the previous row just brought in.
+      for (const row of [...rows].sort(byKey)) {
         const keyParams = row.key.map((k, i) => bind(table.key[i]!.type, k));
         const stored = version.get(...keyParams) as unknown[] | undefined;
         const prior: Version | null = stored === undefined ? null : { instant: Number(stored[0]), fp: stored[1] as string };
@@ -224,6 +226,15 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
 /** Whether a stored row (instant, fp, seq, then the values, as selected by `version`) holds the row's values. */
 function sameValues(table: Table, stored: unknown[], row: WriteRow): boolean {
   return table.values.every((c, i) => read(c.type, stored[3 + i]) === row.values[i]);
+}
+
+/** Rows in their table's primary-key order (near enough: the -1 of "no grading period" sorts among two-digit ids). */
+function byKey(a: WriteRow, b: WriteRow): number {
+  for (let i = 0; i < a.key.length; i++) {
+    const order = compareIds(a.key[i]!, b.key[i]!);
+    if (order !== 0) return order;
+  }
+  return 0;
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
