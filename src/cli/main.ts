@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, GradestreamError, InputUnreadableError, UsageError } from '../errors.js';
 import { UnknownScheduleError } from '../sync/errors.js';
+import { registerConsume } from './consume.js';
 import { heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { EXIT, processIo, type CliIo } from './io.js';
@@ -167,6 +168,8 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .option('--reason <reason>', 'unposted, student_unmapped or course_unmapped')
       .option('--limit <n>', 'at most this many (default 1000)'),
   ).action((opts: SyncCliOptions & { schedule?: string; reason?: string; limit?: string }) => run((io) => heldCommand(opts, io)));
+
+  registerConsume(cli, run);
 
   return cli;
 }
