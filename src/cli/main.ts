@@ -67,7 +67,7 @@ function program(io: CliIo, run: (action: Action) => void): Command {
     .argument('<files...>', 'JSON Lines files; - for stdin')
     .option('--json', 'one JSON document on stdout')
     .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
-    .option('--batch-size <lines>', 'lines folded per transaction (default 2000)')
+    .option('--batch-size <lines>', 'lines folded per transaction (default 20000)')
     .action((files: string[], opts: ReplayOptions) => run((io) => replay(files, opts, io)));
 
   const quarantine = cli.command('quarantine').description('quarantined messages: list them, re-drive them after a fix');
