@@ -48,7 +48,7 @@ export interface SqsSourceOptions extends IngestOptions {
   client?: SqsClientLike;
   /** Registers the source's metrics (lag, delete failures, …); intake metrics come in `metrics`. */
   registry?: Registry;
-  /** Concurrent long polls, each folding its own batches (default 4). */
+  /** Concurrent long polls; their batches share store transactions (default 8). */
   pollers?: number;
   /** Long-poll wait, 0-20 s (default 20: fewest empty receives, lowest cost). */
   waitTimeSeconds?: number;
@@ -75,7 +75,7 @@ export interface SqsSourceOptions extends IngestOptions {
 }
 
 export const SQS_DEFAULTS = {
-  pollers: 4,
+  pollers: 8,
   waitTimeSeconds: 20,
   maxMessages: 10,
   lagIntervalMs: 30_000,
