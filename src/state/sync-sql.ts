@@ -252,28 +252,3 @@ export const RESEND_COURSE_SOURCES = [
   `SELECT @target, 'course', course_id, student_id, grading_period_id, course_id FROM course_overrides WHERE course_id = @id`,
 ];
 export const RESEND_ASSIGNMENT_SOURCE = `SELECT @target, 'assignment', assignment_id, student_id, -1, course_id FROM assignment_scores WHERE assignment_id = @id`;
-
-export const INSERT_BATCH_ROW_COLUMNS = [
-  'batch_id',
-  'record_type',
-  'k1',
-  'k2',
-  'k3',
-  'digest',
-  'op',
-  'root_account_id',
-  'course_id',
-  'course_sis_id',
-  'student_id',
-  'student_sis_id',
-  'assignment_id',
-  'grading_period_id',
-  'score',
-  'grade',
-  'points_possible',
-  'current_score',
-  'final_score',
-  'override_score',
-  'grading_complete',
-  'changed_at',
-] as const;
