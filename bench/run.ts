@@ -9,6 +9,7 @@ const sections: Record<string, () => Promise<void>> = {
   intake: () => benchIntake(),
   replay: () => benchReplay(),
   sources: () => import('./sources.js').then((m) => m.benchSources()),
+  sync: () => import('./sync.js').then((m) => m.benchSync()),
 };
 
 const wanted = process.argv.slice(2);
