@@ -39,7 +39,11 @@ export interface Plan {
   records: { table: Table; key: string; version: Version }[];
 }
 
-/** The version of each key's stored row before the batch (null: no row), per record table name. */
+/**
+ * The version of each key's stored row before the batch (null: no row), per record table name. A
+ * backend may also answer null for a key that only one record of the batch offered, when that record's
+ * row was written: the outcome (applied) is the same.
+ */
 export type Reference = Map<string, Map<string, Version | null>>;
 
 /** The table of an event's main row. */
@@ -85,10 +89,11 @@ const MAPPINGS: readonly Mapping[] = [
   { table: COURSE_ROOT_ACCOUNTS, of: (r) => (r.course_id !== null && r.root_account_id !== null ? [r.course_id, r.root_account_id] : null) },
 ];
 
-/** The greatest version offered so far for a key, and the record that carries it. */
+/** The greatest version offered so far for a key, the record that carries it, and how many offers there were. */
 interface Held {
   version: Version;
   record: NormalisedEvent;
+  offers: number;
 }
 
 export function plan(records: readonly NormalisedEvent[]): Plan {
@@ -98,10 +103,13 @@ export function plan(records: readonly NormalisedEvent[]): Plan {
   const offer = (table: Table, key: string, version: Version, record: NormalisedEvent): void => {
     const rows = winners.get(table)!;
     const held = rows.get(key);
-    if (held === undefined) rows.set(key, { version, record });
-    else if (compareVersions(version, held.version) > 0) {
-      held.version = version;
-      held.record = record;
+    if (held === undefined) rows.set(key, { version, record, offers: 1 });
+    else {
+      held.offers += 1;
+      if (compareVersions(version, held.version) > 0) {
+        held.version = version;
+        held.record = record;
+      }
     }
   };
   const planned: Plan['records'] = [];
@@ -121,8 +129,10 @@ export function plan(records: readonly NormalisedEvent[]): Plan {
     const held = winners.get(table)!;
     if (held.size === 0) continue;
     const mapping = MAPPINGS.find((m) => m.table === table);
-    const rows = [...held.values()].map(({ version, record }): WriteRow => {
-      if (mapping === undefined) return { key: mainKey(record), values: mainValues(record), instant: version.instant, fp: version.fp };
+    const rows = [...held.values()].map(({ version, record, offers }): WriteRow => {
+      if (mapping === undefined) {
+        return { key: mainKey(record), values: mainValues(record), instant: version.instant, fp: version.fp, contested: offers > 1 };
+      }
       const [key, value] = mapping.of(record)!;
       return { key: [key], values: [value], instant: version.instant, fp: version.fp };
     });

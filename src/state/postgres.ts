@@ -126,10 +126,22 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
     }
   }
 
+  /** The last apply's transaction: the next one starts after it (see StateStore.apply). */
+  private applying: Promise<unknown> = Promise.resolve();
+
   async apply(batch: Batch): Promise<Outcome[]> {
     const p = plan(batch.records);
     const redriven = batch.redriven ?? [];
     if (p.records.length === 0 && batch.quarantine.length === 0 && redriven.length === 0) return [];
+    // Planned at once, written after the applies already called: a caller may overlap its next batch
+    // with this one's transaction, and the outcomes are still those of folding in call order (two
+    // transactions of one process on the same keys would otherwise compare against the same prior).
+    const run = this.applying.then(() => this.transact(p, batch, redriven));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async transact(p: Plan, batch: Batch, redriven: readonly string[]): Promise<Outcome[]> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         const reference = await this.withClient((client) => this.transaction(client, p, batch.quarantine, redriven));

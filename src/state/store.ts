@@ -51,6 +51,8 @@ export interface StateStore {
   /**
    * Folds every record and stores every quarantine entry in one transaction; resolves after commit
    * (only then may a source acknowledge its messages). One outcome per record, in input order.
+   * Calls are folded in call order, so a caller may start the next batch before this one resolves:
+   * each batch's outcomes see the effects of the batches called before it.
    * Throws StoreUnavailableError for a passing failure: nothing was written, redeliver.
    */
   apply(batch: Batch): Promise<Outcome[]>;

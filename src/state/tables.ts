@@ -123,6 +123,8 @@ export interface WriteRow {
   values: Value[];
   instant: number;
   fp: string;
+  /** Several records of the batch offered a row for this key (only this winner is written). */
+  contested?: boolean;
 }
 
 /** A row read back: every column by name, plus `instant` (ms), `fp` and `seq` (decimal string). */

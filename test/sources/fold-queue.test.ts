@@ -38,6 +38,36 @@ describe('FoldQueue', () => {
     await reference.close();
   });
 
+  it('hands the store two transactions at once, no more, and every submitter still gets its own outcomes', async () => {
+    let open = 0;
+    let most = 0;
+    const counting = new Proxy(wrapped, {
+      get(target, prop) {
+        if (prop !== 'apply') return Reflect.get(target, prop);
+        return async (b: Parameters<StateStore['apply']>[0]) => {
+          most = Math.max(most, ++open);
+          try {
+            return await target.apply(b);
+          } finally {
+            open -= 1;
+          }
+        };
+      },
+    });
+    const q = new FoldQueue(counting, { maxMessages: 5 });
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 8; i++) {
+      pending.push(q.fold(batch(i * 5, 5)));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const results = (await Promise.all(pending)) as Awaited<ReturnType<FoldQueue['fold']>>[];
+    expect(most).toBe(2);
+    expect(wrapped.calls).toHaveLength(8);
+    const reference = await openStore('sqlite::memory:');
+    expect(results.flat()).toEqual((await ingest(reference, batch(0, 40))).outcomes);
+    await reference.close();
+  });
+
   it('rejects every batch of a failed transaction, and only those', async () => {
     const q = new FoldQueue(wrapped, { maxMessages: 100 });
     wrapped.fail(1); // the first transaction: the three batches merged into it

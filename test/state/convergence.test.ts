@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NormalisedEvent } from '../../src/intake/records.js';
@@ -157,5 +160,36 @@ describe('convergence: the state depends only on the set of events', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('batches applied without waiting fold as if one after another: same outcomes, same dump (SQLite file, PostgreSQL)', async () => {
+    // A caller may hand the store its next batch before the last one committed; the SQLite writer
+    // thread then folds the queued batches in one transaction, PostgreSQL one after another.
+    const dir = mkdtempSync(join(tmpdir(), 'gradestream-convergence-'));
+    try {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(scenario, async ([events, batches]) => {
+          const records = batches.map((b) => b.map((i) => events[i]!));
+          const memory = await openStore('sqlite::memory:');
+          const expected: string[] = [];
+          for (const r of records) expected.push(...(await memory.apply({ records: r, quarantine: [] })));
+          const dump = await memory.dump();
+          await memory.close();
+
+          const file = await openStore(`sqlite:${join(dir, `run-${run++}.db`)}`);
+          await truncateAll(pgUrl);
+          for (const store of [file, pg]) {
+            const outcomes = await Promise.all(records.map((r) => store.apply({ records: r, quarantine: [] })));
+            expect(outcomes.flat().join(',')).toBe(expected.join(','));
+            expect(await store.dump()).toBe(dump);
+          }
+          await file.close();
+        }),
+        { numRuns: 25 },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
