@@ -238,13 +238,22 @@ export class KafkaSource {
   private async handleBatch(context: BatchContext): Promise<void> {
     const { batch } = context;
     const size = Math.max(1, this.options.subBatchSize ?? KAFKA_DEFAULTS.subBatchSize);
+    // Every sub-batch is handed to the fold queue at once (the store folds them in call order, the
+    // next one's intake overlapping the last one's commit); offsets are then committed in order, each
+    // only after its own sub-batch and all before it are folded.
+    const folding: { slice: KafkaRecord[]; messages: Message[]; outcomes: Promise<MessageOutcome[]> }[] = [];
     for (let i = 0; i < batch.messages.length; i += size) {
-      // Stopping, or the partition was moved: leave the rest unresolved; it is fetched again.
-      if (this.stopping || !context.isRunning() || context.isStale()) return;
       const slice = batch.messages.slice(i, i + size);
       const messages = slice.map((r) => this.toMessage(batch.topic, batch.partition, r));
+      const outcomes = this.folds.fold(messages);
+      outcomes.catch(() => undefined); // awaited below, in order
+      folding.push({ slice, messages, outcomes });
+    }
+    for (const { slice, messages, outcomes: pending } of folding) {
+      // Stopping, or the partition was moved: leave the rest unresolved; it is fetched again.
+      if (this.stopping || !context.isRunning() || context.isStale()) return;
       try {
-        const outcomes = await this.folds.fold(messages);
+        const outcomes = await pending;
         if (this.producer !== undefined && outcomes.includes('quarantined')) {
           await this.deadLetter(batch, slice, messages, outcomes);
         }

@@ -268,8 +268,9 @@ describe('KafkaSource on a real broker', () => {
     await produce(name, events.slice(0, 6000));
     const t = await store();
     const slow = wrapStore(t.store);
-    slow.delayMs = 100; // 60 transactions of 100 records: the restart falls in the middle
-    const s = source({ store: slow, topics: [name], groupId, subBatchSize: 100 });
+    // 60 transactions of 100 records, two at a time, 200 ms each: the restart falls in the middle.
+    slow.delayMs = 200;
+    const s = source({ store: slow, topics: [name], groupId, subBatchSize: 100, maxFoldMessages: 100 });
     await s.start();
     await waitFor('consumption to be under way', () => s.totals.received >= 500, 30_000, 5);
 

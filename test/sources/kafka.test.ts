@@ -101,14 +101,14 @@ describe('KafkaSource through its client port', () => {
     await store.close();
   });
 
-  async function started(options: { dlqTopic?: string; subBatchSize?: number } = {}): Promise<KafkaSource> {
+  async function started(options: { dlqTopic?: string; subBatchSize?: number; maxFoldMessages?: number } = {}): Promise<KafkaSource> {
     source = new KafkaSource({ store: wrapped, client: kafka, topics: ['events'], groupId: 'g', log, avro, backoff: { initialMs: 10, maxMs: 20 }, ...options });
     await source.start();
     kafka.steps = [];
     return source;
   }
 
-  it('folds in sub-batches, each resolved, committed and followed by a heartbeat only after its transaction', async () => {
+  it('hands a fetched batch to the fold at once, then resolves, commits and heartbeats each sub-batch in order', async () => {
     const s = await started({ subBatchSize: 2 });
     const events = eventLines(5);
     const calls: number[] = [];
@@ -119,12 +119,33 @@ describe('KafkaSource through its client port', () => {
       return apply(batch);
     };
     await kafka.deliver(batchOf(events, 100));
+    // The three sub-batches wait together and share one transaction; nothing is resolved before it.
     expect(kafka.steps).toEqual([
-      'fold 2', 'resolve 101', 'commit 101', 'heartbeat',
-      'fold 2', 'resolve 103', 'commit 103', 'heartbeat',
-      'fold 1', 'resolve 104', 'commit 104', 'heartbeat',
+      'fold 5',
+      'resolve 101', 'commit 101', 'heartbeat',
+      'resolve 103', 'commit 103', 'heartbeat',
+      'resolve 104', 'commit 104', 'heartbeat',
     ]);
     expect(s.totals.received).toBe(5);
+  });
+
+  it('commits a sub-batch only after its own transaction, when sub-batches do not share one', async () => {
+    await started({ subBatchSize: 2, maxFoldMessages: 2 });
+    const apply = wrapped.apply.bind(wrapped);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    wrapped.apply = async (batch) => {
+      kafka.steps.push(`fold ${batch.records.length}`);
+      if (kafka.steps.filter((x) => x.startsWith('fold')).length === 2) await held; // the second transaction is slow
+      return apply(batch);
+    };
+    const delivered = kafka.deliver(batchOf(eventLines(4), 100));
+    await new Promise((r) => setTimeout(r, 30));
+    // The first sub-batch is committed; the second, still in its transaction, is not.
+    expect([...kafka.steps].sort()).toEqual(['commit 101', 'fold 2', 'fold 2', 'heartbeat', 'resolve 101']);
+    release();
+    await delivered;
+    expect(kafka.steps.slice(5)).toEqual(['resolve 103', 'commit 103', 'heartbeat']);
   });
 
   it('on a failed fold: no resolve, no commit; the partition is paused, then resumed after a backoff', async () => {
@@ -136,8 +157,10 @@ describe('KafkaSource through its client port', () => {
     expect(kafka.steps).toEqual(['pause', 'resume']);
     expect(s.totals.received).toBe(0);
 
-    // The second sub-batch fails: the first stays committed, the rest is fetched again from offset 2.
-    kafka.steps = [];
+    // The second sub-batch fails (in a transaction of its own): the first stays committed, the rest
+    // is fetched again from offset 2.
+    await source.stop();
+    await started({ subBatchSize: 2, maxFoldMessages: 2 });
     const apply = wrapped.apply.bind(wrapped);
     let n = 0;
     wrapped.apply = async (batch) => {
