@@ -208,6 +208,7 @@ export class SqsSource {
     const backoff = new Backoff(this.options.backoff);
     const { signal } = this.abort;
     let deleting: Promise<void> = Promise.resolve();
+    let folding: Promise<boolean> = Promise.resolve(true);
     while (!this.stopping) {
       let messages: SqsMessage[];
       try {
@@ -231,28 +232,32 @@ export class SqsSource {
         continue;
       }
       if (messages.length === 0) continue;
-      const folded = await this.handle(messages);
-      if (folded === undefined) {
-        await sleep(backoff.next(), signal);
-        continue;
-      }
-      backoff.reset();
-      // Delete while receiving the next batch, but never more than one delete behind.
-      await deleting;
-      deleting = this.delete(folded);
+      // Its visibility is kept from now on: the batch may wait for the one before it.
+      const extension = this.extendWhileBusy(messages);
+      // Fold while receiving the next batch, but never more than one batch behind; after a failed
+      // fold, back off before folding again.
+      if (!(await folding)) await sleep(backoff.next(), signal);
+      folding = this.handle(messages, extension).then(async (ok) => {
+        if (!ok) return false;
+        backoff.reset();
+        // Delete while folding the next batch, but never more than one delete behind.
+        await deleting;
+        deleting = this.delete(messages);
+        return true;
+      });
     }
+    await folding;
     await deleting;
   }
 
-  /** Folds one received batch; returns it to be deleted, or undefined when the fold failed (delete nothing). */
-  private async handle(received: SqsMessage[]): Promise<SqsMessage[] | undefined> {
+  /** Folds one received batch; false when the fold failed (delete nothing: the messages come back). */
+  private async handle(received: SqsMessage[], extension: { stop(): Promise<void> }): Promise<boolean> {
     const { log } = this.options;
     const messages: Message[] = received.map((m) => ({ text: m.Body ?? '', source: 'sqs', position: m.MessageId ?? '' }));
     if (log.isLevelEnabled('debug')) {
       const again = received.filter((m) => Number(m.Attributes?.ApproximateReceiveCount ?? '1') > 1).length;
       if (again > 0) log.debug({ queue: this.queue, redelivered: again }, 'SQS messages received again');
     }
-    const extension = this.extendWhileBusy(received);
     try {
       await this.folds.fold(messages);
     } catch (err) {
@@ -262,11 +267,11 @@ export class SqsSource {
         { queue: this.queue, messages: received.length, err: errorMessage(err), retryable },
         'fold failed: the messages stay on the queue and come back after their visibility timeout',
       );
-      return undefined;
+      return false;
     } finally {
       await extension.stop();
     }
-    return received;
+    return true;
   }
 
   /** Keeps extending the batch's visibility while it is being folded. */
