@@ -8,11 +8,11 @@ import type { Batch } from './store.js';
 import { TABLES, keyString, printableDetail, type Column, type Table, type Value, type WriteRow } from './tables.js';
 
 /**
- * The write half of the SQLite fold: one transaction that writes a planned batch's winners where they
- * beat the stored version, advances the change counter and keeps the quarantine. It runs on whichever
- * thread owns the writing connection: a worker for a file (src/state/sqlite-worker.ts), the caller's
- * own thread for `:memory:`. One writer at a time (BEGIN IMMEDIATE), so it reads the stored versions
- * and writes in a plain loop of prepared statements.
+ * The write half of the SQLite fold: the body of one transaction that writes the winners of one or
+ * more planned batches where they beat the stored version, advances the change counter and keeps the
+ * quarantine. It runs on whichever thread owns the writing connection: a worker for a file
+ * (src/state/sqlite-worker.ts), the caller's own thread for `:memory:`. One writer at a time (BEGIN
+ * IMMEDIATE), so it reads the stored versions and writes in a plain loop of prepared statements.
  */
 
 type Raw = Record<string, unknown>;
