@@ -5,14 +5,21 @@ import {
   csvChunks,
   encodeBatch,
   encodeCsv,
+  csvLine,
+  csvRow,
   encodeJsonl,
+  feedFieldText,
   jsonlChunks,
+  jsonlRow,
   oneRosterFiles,
   zipOneRoster,
 } from '../../src/sinks/formats/index.js';
 import { readAll } from '../../src/sinks/types.js';
 import { sortRows, type FeedRow } from '../../src/sync/feed-row.js';
-import { assignmentRow, courseRow } from '../sync/rows.js';
+import fc from 'fast-check';
+import { FEED_COLUMNS } from '../../src/sync/feed-row.js';
+import { formatInstant } from '../../src/intake/timestamps.js';
+import { arbitraryRow, assignmentRow, courseRow } from '../sync/rows.js';
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const HEADER =
@@ -70,7 +77,7 @@ describe('CSV (RFC 4180, SPEC §6)', () => {
   it('streams the same bytes in chunks, and refuses unsorted rows', async () => {
     const many = sortRows(Array.from({ length: 3000 }, (_, i) => assignmentRow({ assignment_id: String(i + 1) })));
     const chunks: Uint8Array[] = [];
-    for await (const chunk of csvChunks(many)) chunks.push(chunk);
+    for await (const chunk of csvChunks(many, 16 * 1024)) chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(3);
     expect(Buffer.concat(chunks).equals(Buffer.from(encodeCsv(many)))).toBe(true);
     const unsorted = [ROWS[2]!, ROWS[1]!];
@@ -178,5 +185,17 @@ describe('encodeBatch', () => {
     const oneroster = await encodeBatch('oneroster', 'b-1', rows);
     expect(oneroster.name).toBe('gradestream-b-1.zip');
     expect(Object.keys(unzipSync(await readAll(oneroster.bytes)))).toEqual(['manifest.csv', 'lineItems.csv', 'results.csv']);
+  });
+});
+
+describe('row encoders written field by field', () => {
+  it('give the same text as the plain definitions, column by column', () => {
+    fc.assert(
+      fc.property(arbitraryRow(), (row) => {
+        expect(csvRow(row)).toBe(csvLine(FEED_COLUMNS.map((c) => feedFieldText(row, c))));
+        const object = Object.fromEntries(FEED_COLUMNS.map((c) => [c, c === 'changed_at' ? formatInstant(row.changed_at) : row[c]]));
+        expect(jsonlRow(row)).toBe(`${JSON.stringify(object)}\n`);
+      }),
+    );
   });
 });

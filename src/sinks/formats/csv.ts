@@ -1,6 +1,6 @@
 import { formatInstant } from '../../intake/timestamps.js';
 import { FEED_COLUMNS, type FeedColumn, type FeedRow } from '../../sync/feed-row.js';
-import { encodeLines, encodeLinesSync, type RowSource } from './lines.js';
+import { encodeLinesSync } from './lines.js';
 
 /**
  * The default feed (SPEC §6): RFC 4180 — UTF-8 without BOM, CRLF after every record including the last,
@@ -32,13 +32,21 @@ export function csvHeader(): string {
   return csvLine(FEED_COLUMNS);
 }
 
-export function csvRow(row: FeedRow): string {
-  return csvLine(FEED_COLUMNS.map((column) => feedFieldText(row, column)));
-}
+const optional = (value: number | string | null): string => (value === null ? '' : String(value));
+const optionalText = (value: string | null): string => (value === null ? '' : csvField(value));
 
-/** The feed as UTF-8 chunks; rows must already be sorted (compareRows). No rows → header only. */
-export function csvChunks(rows: RowSource): AsyncGenerator<Uint8Array> {
-  return encodeLines(csvHeader(), rows, csvRow);
+/**
+ * One row, field by field (it runs once per row sent): the same text as csvLine of feedFieldText of
+ * each column, which a test holds it to. Ids, numbers, booleans, record_type and op never need quotes.
+ */
+export function csvRow(row: FeedRow): string {
+  return (
+    `${row.record_type},${row.op},${optional(row.root_account_id)},${row.course_id},${csvField(row.course_sis_id)},` +
+    `${row.student_id},${csvField(row.student_sis_id)},${optional(row.assignment_id)},${optional(row.grading_period_id)},` +
+    `${optional(row.score)},${optionalText(row.grade)},${optional(row.points_possible)},${optional(row.current_score)},` +
+    `${optional(row.final_score)},${optional(row.override_score)},${row.grading_complete === null ? '' : String(row.grading_complete)},` +
+    `${formatInstant(row.changed_at)}\r\n`
+  );
 }
 
 export function encodeCsv(rows: Iterable<FeedRow>): Uint8Array {

@@ -1,14 +1,13 @@
 import type { FeedRow } from '../../sync/feed-row.js';
 import { replayable, type BatchFile } from '../types.js';
-import { csvChunks } from './csv.js';
+import { encodeStream, feedEncoder } from './encoder.js';
 import { batchFileName, CONTENT_TYPES, type FeedFormat } from './format.js';
-import { jsonlChunks } from './jsonl.js';
 import type { RowSource } from './lines.js';
-import { oneRosterFiles, zipOneRoster } from './oneroster.js';
 
 export * from './format.js';
-export { csvChunks, csvField, csvHeader, csvLine, csvRow, encodeCsv, feedFieldText } from './csv.js';
-export { encodeJsonl, jsonlChunks, jsonlRow } from './jsonl.js';
+export { csvField, csvHeader, csvLine, csvRow, encodeCsv, feedFieldText } from './csv.js';
+export { csvChunks, encodeStream, feedEncoder, jsonlChunks, PIECE_BYTES, type FeedEncoder } from './encoder.js';
+export { encodeJsonl, jsonlRow } from './jsonl.js';
 export type { RowSource } from './lines.js';
 export { lineItemSourcedId, oneRosterFiles, resultSourcedId, zipOneRoster } from './oneroster.js';
 
@@ -25,15 +24,10 @@ export async function encodeBatch(
   const open = typeof rows === 'function' ? rows : () => rows;
   const name = batchFileName(batchId, format);
   const contentType = CONTENT_TYPES[format];
-  switch (format) {
-    case 'csv':
-      return { name, contentType, bytes: replayable(() => csvChunks(open())) };
-    case 'jsonl':
-      return { name, contentType, bytes: replayable(() => jsonlChunks(open())) };
-    case 'oneroster': {
-      const all: FeedRow[] = [];
-      for await (const row of open()) all.push(row);
-      return { name, contentType, bytes: zipOneRoster(oneRosterFiles(all)) };
-    }
+  if (format === 'oneroster') {
+    const encoder = feedEncoder(format);
+    for await (const row of open()) encoder.push(row);
+    return { name, contentType, bytes: encoder.end() };
   }
+  return { name, contentType, bytes: replayable(() => encodeStream(format, open())) };
 }
