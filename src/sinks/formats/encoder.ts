@@ -21,32 +21,53 @@ export interface FeedEncoder {
 /** Pieces of about this size are handed on: large writes, little memory. */
 export const PIECE_BYTES = 1 << 20;
 
+/**
+ * Lines are written as UTF-8 straight into a buffer as they come: a line's string dies young, rather
+ * than living on, with a million others, in a long concatenation until its piece is taken (which made
+ * the heap grow with the piece and the garbage outlive the young generation).
+ */
 class LineEncoder implements FeedEncoder {
-  private text: string;
+  private full: Buffer[] = [];
+  private buffer = Buffer.allocUnsafe(0);
+  private used = 0;
   private previous: FeedRow | undefined;
 
   constructor(
     head: string,
     private readonly line: (row: FeedRow) => string,
   ) {
-    this.text = head;
+    this.write(head);
+  }
+
+  private write(text: string): void {
+    // At most 3 bytes of UTF-8 per UTF-16 unit: room for that, or a fresh buffer.
+    if (this.used + text.length * 3 > this.buffer.length) {
+      if (this.used > 0) this.full.push(this.buffer.subarray(0, this.used));
+      this.buffer = Buffer.allocUnsafe(Math.max(2 * PIECE_BYTES, text.length * 3));
+      this.used = 0;
+    }
+    this.used += this.buffer.write(text, this.used, 'utf8');
   }
 
   push(row: FeedRow): void {
     checkOrder(this.previous, row);
     this.previous = row;
-    this.text += this.line(row);
+    this.write(this.line(row));
   }
 
   take(min: number): Uint8Array | null {
-    // UTF-16 units, a near enough measure of UTF-8 bytes here (SIS ids and grades are short).
-    if (this.text.length < min) return null;
-    return this.end();
+    let size = this.used;
+    for (const b of this.full) size += b.length;
+    return size < min ? null : this.end();
   }
 
   end(): Uint8Array {
-    const bytes = Buffer.from(this.text, 'utf8');
-    this.text = '';
+    const last = this.buffer.subarray(0, this.used);
+    const bytes = this.full.length === 0 ? last : Buffer.concat([...this.full, last]);
+    this.full = [];
+    // The next bytes go after these in the same buffer: what was handed out is never written again.
+    this.buffer = this.buffer.subarray(this.used);
+    this.used = 0;
     return bytes;
   }
 }
