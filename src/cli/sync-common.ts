@@ -32,7 +32,12 @@ export async function withEngine<T>(opts: SyncCliOptions, io: CliIo, work: (engi
   const schedules = await schedulesOf(config);
   const store = await openStore(config.stateUrl);
   try {
-    return await work(await SyncEngine.open({ state: store, schedules, sinkUrl: config.sinkUrl }));
+    const engine = await SyncEngine.open({ state: store, schedules, sinkUrl: config.sinkUrl });
+    try {
+      return await work(engine);
+    } finally {
+      await engine.close();
+    }
   } finally {
     await store.close();
   }

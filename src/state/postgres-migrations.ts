@@ -265,4 +265,95 @@ CREATE UNLOGGED TABLE sync_candidates (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'sync: batches kept as their file and ledger entries; candidates gathered in file order',
+    // As SQLite migration 3: a batch is persisted as its file's bytes, in pieces, and the ledger entry
+    // of each row; a run's candidates are gathered with their state, numbered in file order, into
+    // sync_view (unlogged scratch, like sync_candidates before it). A batch left building or pending
+    // by the previous version kept feed rows, which this one cannot deliver: it is abandoned, and its
+    // rows go out with the next run. The ledger is rewritten slimmer: the target by a number
+    // (sync_targets.id) and the run that delivered the row instead of two long texts per row; its
+    // index by course goes (every acknowledgement paid for it, for the rare `resend --course`).
+    sql: `
+ALTER TABLE sync_targets ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE;
+INSERT INTO sync_targets (target, epoch) SELECT DISTINCT target, 0 FROM sync_acked ON CONFLICT (target) DO NOTHING;
+
+CREATE TABLE sync_acked_v3 (
+  target_id BIGINT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  course_id BIGINT NOT NULL,
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  run_id BIGINT NOT NULL,
+  PRIMARY KEY (target_id, record_type, k1, k2, k3)
+);
+INSERT INTO sync_acked_v3 (target_id, record_type, k1, k2, k3, course_id, digest, op, run_id)
+  SELECT t.id, a.record_type, a.k1, a.k2, a.k3, a.course_id, a.digest, a.op, coalesce(b.run_id, 0)
+  FROM sync_acked a JOIN sync_targets t ON t.target = a.target LEFT JOIN sync_batches b ON b.id = a.batch_id;
+DROP TABLE sync_acked;
+ALTER TABLE sync_acked_v3 RENAME TO sync_acked;
+ALTER INDEX sync_acked_v3_pkey RENAME TO sync_acked_pkey;
+
+UPDATE sync_batches SET status = 'abandoned', finished_at = created_at WHERE status IN ('building', 'pending');
+DROP TABLE sync_batch_rows;
+DROP TABLE sync_candidates;
+
+CREATE TABLE sync_batch_keys (
+  batch_id TEXT NOT NULL,
+  ordinal BIGINT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  course_id BIGINT NOT NULL,
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  PRIMARY KEY (batch_id, ordinal)
+);
+
+CREATE TABLE sync_batch_chunks (
+  batch_id TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  bytes BYTEA NOT NULL,
+  PRIMARY KEY (batch_id, n)
+);
+-- stored out of line as they are: compressing a megabyte of CSV per piece costs more than it saves
+ALTER TABLE sync_batch_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+CREATE UNLOGGED TABLE sync_view (
+  run_id BIGINT NOT NULL,
+  ord BIGINT NOT NULL,
+  record_type TEXT NOT NULL,
+  k1 BIGINT NOT NULL,
+  k2 BIGINT NOT NULL,
+  k3 BIGINT NOT NULL,
+  course_id BIGINT,
+  course_sis_id TEXT,
+  student_sis_id TEXT,
+  root_account_id BIGINT,
+  acked_digest TEXT,
+  acked_op TEXT,
+  held_reason TEXT,
+  held_changed_at BIGINT,
+  held_root_account_id BIGINT,
+  score DOUBLE PRECISION,
+  grade TEXT,
+  points_possible DOUBLE PRECISION,
+  grading_complete BOOLEAN,
+  muted BOOLEAN,
+  instant BIGINT,
+  current_score DOUBLE PRECISION,
+  final_score DOUBLE PRECISION,
+  workflow_state TEXT,
+  score_instant BIGINT,
+  override_score DOUBLE PRECISION,
+  override_instant BIGINT,
+  PRIMARY KEY (run_id, ord)
+);
+`,
+  },
 ];

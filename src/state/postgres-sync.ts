@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { InternalError, StoreUnavailableError } from '../errors.js';
-import type { FeedRow } from '../sync/feed-row.js';
 import { LeaseLostError, TargetBusyError } from '../sync/errors.js';
 import {
   ALL_SCOPE,
   type BatchRecord,
+  type BatchChunk,
   type BatchRow,
   type BatchStatus,
   type HeldEntry,
@@ -23,19 +23,18 @@ import {
   type SyncStore,
   type TargetLease,
 } from '../sync/store.js';
-import { HELD_REASONS, zeroHeld, type Candidate, type HeldCounts, type HeldReason, type RecordType, type SyncKey } from '../sync/view.js';
+import { HELD_REASONS, zeroHeld, type Candidate, type HeldCounts, type HeldReason, type SyncKey } from '../sync/view.js';
 import {
   RESEND_ASSIGNMENT_SOURCE,
   RESEND_COURSE_SOURCES,
   batchFromRow,
-  batchOrder,
   candidateFrom,
-  candidatePageSql,
   candidateSources,
-  feedRowFrom,
+  candidateView,
   heldFromRow,
   named,
   runFromRow,
+  VIEW_COLUMNS,
   type Raw,
 } from './sync-sql.js';
 
@@ -65,7 +64,7 @@ function lockKey(target: string): number {
   return createHash('sha256').update(target).digest().readInt32BE(0);
 }
 
-const CASTS = { run: 'bigint', target: 'text', from: 'bigint', to: 'bigint', mark: 'bigint', id: 'bigint', k1: 'bigint', k2: 'bigint', k3: 'bigint', limit: 'bigint' };
+const CASTS = { run: 'bigint', after: 'bigint', target_id: 'bigint', target: 'text', from: 'bigint', to: 'bigint', mark: 'bigint', id: 'bigint', k1: 'bigint', k2: 'bigint', k3: 'bigint', limit: 'bigint' };
 
 interface PgLease extends TargetLease {
   client: pg.Client;
@@ -80,6 +79,10 @@ export class PostgresSyncStore implements SyncStore {
     private readonly pool: pg.Pool,
     private readonly shownUrl: string,
   ) {}
+
+  async close(): Promise<void> {
+    // The pool is the state store's: it closes it.
+  }
 
   private translate(err: unknown): unknown {
     if (err instanceof StoreUnavailableError || !isTransient(err)) return err;
@@ -285,29 +288,41 @@ export class PostgresSyncStore implements SyncStore {
   // the delta
 
   async buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void> {
-    const values = { run: runId, target, from, to, mark: queueMark };
     await this.tx(async (c) => {
-      await c.query('DELETE FROM sync_candidates WHERE run_id = $1', [runId]);
-      for (const select of candidateSources('postgres')) {
-        await this.nq(`INSERT INTO sync_candidates (run_id, record_type, k1, k2, k3) ${select} ON CONFLICT DO NOTHING`, values, c);
-      }
+      const id = (await c.query('SELECT id FROM sync_targets WHERE target = $1', [target])).rows as Raw[];
+      const values = { run: runId, target, target_id: id[0]?.['id'] ?? '-1', from, to, mark: queueMark };
+      await c.query('DELETE FROM sync_view WHERE run_id = $1', [runId]);
+      // The sort is the database's (row_number); UNION deduplicates.
+      const v = candidateView('postgres', `(${candidateSources('postgres').join('\n UNION ')}) AS c`);
+      await this.nq(
+        `INSERT INTO sync_view (run_id, ord, ${VIEW_COLUMNS.join(', ')})
+         SELECT @run, row_number() OVER (ORDER BY ${v.order}), ${v.columns} FROM ${v.from}`,
+        values,
+        c,
+      );
+      // A fresh run's rows have no statistics yet: without them the planner may read each page by
+      // scanning the whole table instead of (run_id, ord). A sample is enough.
+      await c.query('ANALYZE sync_view');
     });
   }
 
-  async candidatePage(runId: string, target: string, recordType: RecordType, after: SyncKey | null, limit: number): Promise<Candidate[]> {
-    const result = await this.nq(candidatePageSql(recordType), {
-      run: runId,
-      target,
-      k1: after?.k1 ?? '-2',
-      k2: after?.k2 ?? '-2',
-      k3: after?.k3 ?? '-2',
-      limit,
-    });
-    return (result.rows as Raw[]).map((r) => candidateFrom(recordType, r));
+  async candidatePage(runId: string, after: number, limit: number): Promise<{ candidates: Candidate[]; last: number }> {
+    const { text, names } = named(
+      `SELECT ord, ${VIEW_COLUMNS.join(', ')} FROM sync_view WHERE run_id = @run AND ord > @after ORDER BY ord LIMIT @limit`,
+      CASTS,
+    );
+    const values: Record<string, unknown> = { run: runId, after, limit };
+    let rows: unknown[][];
+    try {
+      rows = (await this.pool.query({ text, values: names.map((n) => values[n]), rowMode: 'array' })).rows as unknown[][];
+    } catch (err) {
+      throw this.translate(err);
+    }
+    return { candidates: rows.map(candidateFrom), last: rows.length === 0 ? after : Number(rows[rows.length - 1]![0]) };
   }
 
   async dropCandidates(runId: string): Promise<void> {
-    await this.q('DELETE FROM sync_candidates WHERE run_id = $1', [runId]);
+    await this.q('DELETE FROM sync_view WHERE run_id = $1', [runId]);
   }
 
   // held
@@ -384,67 +399,53 @@ export class PostgresSyncStore implements SyncStore {
     });
   }
 
-  async addBatchRows(batchId: string, rows: readonly BatchRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const col = <T>(f: (r: BatchRow) => T): T[] => rows.map(f);
-    await this.q(
-      `INSERT INTO sync_batch_rows (batch_id, record_type, k1, k2, k3, digest, op, root_account_id, course_id, course_sis_id,
-         student_id, student_sis_id, assignment_id, grading_period_id, score, grade, points_possible, current_score,
-         final_score, override_score, grading_complete, changed_at)
-       SELECT $1::text, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[],
-         $9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::bigint[], $14::bigint[], $15::float8[], $16::text[],
-         $17::float8[], $18::float8[], $19::float8[], $20::float8[], $21::boolean[], $22::bigint[])`,
-      [
-        batchId,
-        col((r) => r.key.record_type),
-        col((r) => r.key.k1),
-        col((r) => r.key.k2),
-        col((r) => r.key.k3),
-        col((r) => r.digest),
-        col((r) => r.row.op),
-        col((r) => r.row.root_account_id),
-        col((r) => r.row.course_id),
-        col((r) => r.row.course_sis_id),
-        col((r) => r.row.student_id),
-        col((r) => r.row.student_sis_id),
-        col((r) => r.row.assignment_id),
-        col((r) => r.row.grading_period_id),
-        col((r) => r.row.score),
-        col((r) => r.row.grade),
-        col((r) => r.row.points_possible),
-        col((r) => r.row.current_score),
-        col((r) => r.row.final_score),
-        col((r) => r.row.override_score),
-        col((r) => r.row.grading_complete),
-        col((r) => r.row.changed_at),
-      ],
-    );
-  }
-
-  async sealBatch(batchId: string, summary: { row_count: number; rows_by: unknown; held: unknown }): Promise<void> {
+  async appendBatch(batchId: string, firstOrdinal: number, rows: readonly BatchRow[], chunk: BatchChunk | null): Promise<void> {
+    if (rows.length === 0 && chunk === null) return;
     await this.tx(async (c) => {
-      await c.query(
-        `UPDATE sync_batch_rows AS b SET ordinal = r.n
-         FROM (SELECT record_type, k1, k2, k3, row_number() OVER (ORDER BY ${batchOrder('postgres')}) AS n
-               FROM sync_batch_rows WHERE batch_id = $1) AS r
-         WHERE b.batch_id = $1 AND b.record_type = r.record_type AND b.k1 = r.k1 AND b.k2 = r.k2 AND b.k3 = r.k3`,
-        [batchId],
-      );
-      const r = await c.query(
-        `UPDATE sync_batches SET status = 'pending', row_count = $1, rows_by = $2, held_by = $3 WHERE id = $4 AND status = 'building'`,
-        [summary.row_count, JSON.stringify(summary.rows_by), JSON.stringify(summary.held), batchId],
-      );
-      if (r.rowCount !== 1) throw new InternalError(`batch ${batchId} is not being built`);
+      // Not flushed to disk one by one: sealBatch's commit, which makes the batch deliverable, is, and
+      // it flushes every commit before it (one write-ahead log). A crash before then abandons the batch.
+      await c.query('SET LOCAL synchronous_commit = off');
+      if (rows.length > 0) {
+        const col = <T>(f: (r: BatchRow) => T): T[] => rows.map(f);
+        await c.query(
+          `INSERT INTO sync_batch_keys (batch_id, ordinal, record_type, k1, k2, k3, course_id, digest, op)
+           SELECT $1::text, $2::bigint + u.i - 1, u.record_type, u.k1, u.k2, u.k3, u.course_id, u.digest, u.op
+           FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+             WITH ORDINALITY AS u(record_type, k1, k2, k3, course_id, digest, op, i)`,
+          [
+            batchId,
+            firstOrdinal,
+            col((r) => r.key.record_type),
+            col((r) => r.key.k1),
+            col((r) => r.key.k2),
+            col((r) => r.key.k3),
+            col((r) => r.row.course_id),
+            col((r) => r.digest),
+            col((r) => r.row.op),
+          ],
+        );
+      }
+      if (chunk !== null) {
+        await c.query('INSERT INTO sync_batch_chunks (batch_id, n, bytes) VALUES ($1, $2, $3)', [batchId, chunk.n, Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength)]);
+      }
     });
   }
 
-  async batchRows(batchId: string, afterOrdinal: number, limit: number): Promise<{ ordinal: number; row: FeedRow }[]> {
-    const rows = await this.q('SELECT * FROM sync_batch_rows WHERE batch_id = $1 AND ordinal > $2 ORDER BY ordinal LIMIT $3', [
-      batchId,
-      afterOrdinal,
-      limit,
-    ]);
-    return rows.map((r) => ({ ordinal: Number(r['ordinal']), row: feedRowFrom(r) }));
+  async sealBatch(batchId: string, summary: { row_count: number; rows_by: unknown; held: unknown }): Promise<void> {
+    const r = await this.tx((c) =>
+      c.query(`UPDATE sync_batches SET status = 'pending', row_count = $1, rows_by = $2, held_by = $3 WHERE id = $4 AND status = 'building'`, [
+        summary.row_count,
+        JSON.stringify(summary.rows_by),
+        JSON.stringify(summary.held),
+        batchId,
+      ]),
+    );
+    if (r.rowCount !== 1) throw new InternalError(`batch ${batchId} is not being built`);
+  }
+
+  async batchChunk(batchId: string, n: number): Promise<Uint8Array | null> {
+    const rows = await this.q('SELECT bytes FROM sync_batch_chunks WHERE batch_id = $1 AND n = $2', [batchId, n]);
+    return rows.length === 0 ? null : (rows[0]!['bytes'] as Buffer);
   }
 
   async batches(target: string, statuses: readonly BatchStatus[]): Promise<BatchRecord[]> {
@@ -460,11 +461,11 @@ export class PostgresSyncStore implements SyncStore {
     return rows.length === 0 ? null : batchFromRow(rows[0]!);
   }
 
-  /** Takes the target's row lock first, as resend does, so the two never deadlock. */
-  private async lockTargetRow(c: Queryable, target: string): Promise<string> {
+  /** Takes the target's row lock first, as resend does, so the two never deadlock; its epoch and ledger number. */
+  private async lockTargetRow(c: Queryable, target: string): Promise<{ epoch: string; id: string }> {
     await c.query('INSERT INTO sync_targets (target, epoch) VALUES ($1, 0) ON CONFLICT (target) DO NOTHING', [target]);
-    const rows = (await c.query('SELECT epoch FROM sync_targets WHERE target = $1 FOR UPDATE', [target])).rows as Raw[];
-    return String(rows[0]!['epoch']);
+    const rows = (await c.query('SELECT epoch, id FROM sync_targets WHERE target = $1 FOR UPDATE', [target])).rows as Raw[];
+    return { epoch: String(rows[0]!['epoch']), id: String(rows[0]!['id']) };
   }
 
   async ackBatch(lease: TargetLease, batchId: string, location: string, at: number): Promise<void> {
@@ -476,13 +477,14 @@ export class PostgresSyncStore implements SyncStore {
       if (raw.length === 0) throw new InternalError(`no batch ${batchId}`);
       const b = batchFromRow(raw[0]!);
       if (b.status !== 'pending') throw new InternalError(`batch ${batchId} is ${b.status}, not pending`);
-      const epoch = await this.lockTargetRow(c, b.target);
+      const { epoch, id } = await this.lockTargetRow(c, b.target);
       await c.query(
-        `INSERT INTO sync_acked (target, record_type, k1, k2, k3, course_id, digest, op, batch_id, acked_at)
-         SELECT $1::text, record_type, k1, k2, k3, course_id, digest, op, batch_id, $2::bigint FROM sync_batch_rows WHERE batch_id = $3
-         ON CONFLICT (target, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = excluded.digest,
-           op = excluded.op, batch_id = excluded.batch_id, acked_at = excluded.acked_at`,
-        [b.target, at, batchId],
+        `INSERT INTO sync_acked (target_id, record_type, k1, k2, k3, course_id, digest, op, run_id)
+         SELECT $1::bigint, record_type, k1, k2, k3, course_id, digest, op, $2::bigint FROM sync_batch_keys WHERE batch_id = $3
+         ORDER BY record_type, k1, k2, k3
+         ON CONFLICT (target_id, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = excluded.digest,
+           op = excluded.op, run_id = excluded.run_id`,
+        [id, b.run_id, batchId],
       );
       if (epoch === b.epoch) {
         await c.query(
@@ -501,7 +503,8 @@ export class PostgresSyncStore implements SyncStore {
         );
       }
       await c.query(`UPDATE sync_batches SET status = 'acked', location = $1, finished_at = $2 WHERE id = $3`, [location, at, batchId]);
-      await c.query('DELETE FROM sync_batch_rows WHERE batch_id = $1', [batchId]);
+      await c.query('DELETE FROM sync_batch_keys WHERE batch_id = $1', [batchId]);
+      await c.query('DELETE FROM sync_batch_chunks WHERE batch_id = $1', [batchId]);
       await c.query(
         ...this.finishRunSql(b.run_id, {
           status: 'succeeded',
@@ -522,7 +525,8 @@ export class PostgresSyncStore implements SyncStore {
         at,
         batchId,
       ]);
-      await c.query('DELETE FROM sync_batch_rows WHERE batch_id = $1', [batchId]);
+      await c.query('DELETE FROM sync_batch_keys WHERE batch_id = $1', [batchId]);
+      await c.query('DELETE FROM sync_batch_chunks WHERE batch_id = $1', [batchId]);
     });
   }
 
@@ -531,20 +535,20 @@ export class PostgresSyncStore implements SyncStore {
   async resend(r: ResendRequest): Promise<ResendRecord> {
     return this.tx(async (c) => {
       const target = r.target;
-      await this.lockTargetRow(c, target);
+      const { id: targetId } = await this.lockTargetRow(c, target);
       let unacked: number;
       if (r.selector === 'all') {
-        unacked = (await c.query('DELETE FROM sync_acked WHERE target = $1', [target])).rowCount ?? 0;
+        unacked = (await c.query('DELETE FROM sync_acked WHERE target_id = $1', [targetId])).rowCount ?? 0;
         await c.query('UPDATE sync_cursor SET watermark = 0 WHERE target = $1', [target]);
         await c.query('UPDATE sync_targets SET epoch = epoch + 1 WHERE target = $1', [target]);
       } else if (r.selector === 'course') {
-        unacked = (await c.query('DELETE FROM sync_acked WHERE target = $1 AND course_id = $2', [target, r.id])).rowCount ?? 0;
+        unacked = (await c.query('DELETE FROM sync_acked WHERE target_id = $1 AND course_id = $2', [targetId, r.id])).rowCount ?? 0;
         for (const select of RESEND_COURSE_SOURCES) {
           await this.nq(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${select}`, { target, id: r.id }, c);
         }
       } else {
         unacked =
-          (await c.query(`DELETE FROM sync_acked WHERE target = $1 AND record_type = 'assignment' AND k1 = $2`, [target, r.id])).rowCount ?? 0;
+          (await c.query(`DELETE FROM sync_acked WHERE target_id = $1 AND record_type = 'assignment' AND k1 = $2`, [targetId, r.id])).rowCount ?? 0;
         await this.nq(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${RESEND_ASSIGNMENT_SOURCE}`, { target, id: r.id }, c);
       }
       const rows = (

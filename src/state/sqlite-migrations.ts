@@ -284,4 +284,75 @@ CREATE TABLE sync_candidates (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 3,
+    name: 'sync: batches kept as their file and ledger entries; candidates gathered in file order',
+    // A batch is now persisted as the bytes of its file, in pieces (sync_batch_chunks), and the ledger
+    // entry of each of its rows (sync_batch_keys), numbered in file order: delivered again after a crash,
+    // it is the very same bytes, with no feed rows to store, sort and read back. The candidates of a run
+    // are gathered, with their state, into a TEMP table of the connection, one per run (created by
+    // src/state/sqlite-sync.ts), so sync_candidates goes. A batch left building or pending by the
+    // previous version kept feed rows, which this one cannot deliver: it is abandoned, and its rows go
+    // out with the next run (the cursor never moved past them). The ledger, the largest table (a row
+    // per key and target), is rewritten slimmer: the target by a number (sync_targets.id) and the run
+    // that delivered the row instead of two long texts per row, which halves what an acknowledgement
+    // writes. Its index by course goes too: every acknowledgement paid for it, for the sake of
+    // `resend --course`, a rare command, which now reads the target's ledger through instead.
+    sql: `
+CREATE TABLE sync_targets_v3 (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL UNIQUE,
+  epoch INTEGER NOT NULL
+) STRICT;
+INSERT INTO sync_targets_v3 (target, epoch) SELECT target, epoch FROM sync_targets ORDER BY target;
+INSERT INTO sync_targets_v3 (target, epoch)
+  SELECT DISTINCT target, 0 FROM sync_acked WHERE target NOT IN (SELECT target FROM sync_targets_v3) ORDER BY target;
+DROP TABLE sync_targets;
+ALTER TABLE sync_targets_v3 RENAME TO sync_targets;
+
+CREATE TABLE sync_acked_v3 (
+  target_id INTEGER NOT NULL, -- sync_targets.id
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  course_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  run_id INTEGER NOT NULL, -- the run whose batch delivered it
+  PRIMARY KEY (target_id, record_type, k1, k2, k3)
+) STRICT, WITHOUT ROWID;
+INSERT INTO sync_acked_v3 (target_id, record_type, k1, k2, k3, course_id, digest, op, run_id)
+  SELECT t.id, a.record_type, a.k1, a.k2, a.k3, a.course_id, a.digest, a.op, coalesce(b.run_id, 0)
+  FROM sync_acked a JOIN sync_targets t ON t.target = a.target LEFT JOIN sync_batches b ON b.id = a.batch_id
+  ORDER BY 1, 2, 3, 4, 5;
+DROP TABLE sync_acked;
+ALTER TABLE sync_acked_v3 RENAME TO sync_acked;
+
+UPDATE sync_batches SET status = 'abandoned', finished_at = created_at WHERE status IN ('building', 'pending');
+DROP TABLE sync_batch_rows;
+DROP TABLE sync_candidates;
+
+CREATE TABLE sync_batch_keys (
+  batch_id TEXT NOT NULL,
+  ordinal INTEGER NOT NULL, -- position in the file, from 1
+  record_type TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 INTEGER NOT NULL,
+  k3 INTEGER NOT NULL,
+  course_id INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  op TEXT NOT NULL,
+  PRIMARY KEY (batch_id, ordinal)
+) STRICT, WITHOUT ROWID;
+
+-- pieces of about 1 MiB: a rowid table, as SQLite advises for large values
+CREATE TABLE sync_batch_chunks (
+  batch_id TEXT NOT NULL,
+  n INTEGER NOT NULL, -- from 1, in file order
+  bytes BLOB NOT NULL,
+  UNIQUE (batch_id, n)
+) STRICT;
+`,
+  },
 ];

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { InternalError, StoreUnavailableError } from '../errors.js';
-import type { FeedRow } from '../sync/feed-row.js';
 import { LeaseLostError, TargetBusyError } from '../sync/errors.js';
 import {
   ALL_SCOPE,
   type BatchRecord,
+  type BatchChunk,
   type BatchRow,
   type BatchStatus,
   type HeldEntry,
@@ -24,18 +24,17 @@ import {
   type SyncStore,
   type TargetLease,
 } from '../sync/store.js';
-import { HELD_REASONS, zeroHeld, type Candidate, type HeldCounts, type HeldReason, type RecordType, type SyncKey } from '../sync/view.js';
+import { HELD_REASONS, zeroHeld, type Candidate, type HeldCounts, type HeldReason, type SyncKey } from '../sync/view.js';
 import {
   RESEND_ASSIGNMENT_SOURCE,
   RESEND_COURSE_SOURCES,
   batchFromRow,
-  batchOrder,
   candidateFrom,
-  candidatePageSql,
   candidateSources,
-  feedRowFrom,
+  candidateView,
   heldFromRow,
   runFromRow,
+  VIEW_COLUMNS,
   type Raw,
 } from './sync-sql.js';
 
@@ -59,6 +58,29 @@ const big = (id: string): bigint => BigInt(id);
 const bigOrNull = (id: string | null): bigint | null => (id === null ? null : BigInt(id));
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 
+/**
+ * A run's candidates live in a TEMP table of the connection, one per run (so a dry run may overlap a
+ * run), dropped at its end: nothing of it reaches the WAL, and a crashed process leaves nothing
+ * behind. Ids are TEXT there (the column affinity converts them on insert), which is how a page
+ * reads them; the other columns keep what they are given.
+ */
+const SQLITE_VIEW_TYPES: Partial<Record<(typeof VIEW_COLUMNS)[number], string>> = {
+  k1: 'TEXT',
+  k2: 'TEXT',
+  k3: 'TEXT',
+  course_id: 'TEXT',
+  root_account_id: 'TEXT',
+  held_root_account_id: 'TEXT',
+};
+
+function viewTable(runId: string): string {
+  if (!/^-?[0-9]{1,19}$/.test(runId)) throw new InternalError(`not a run id: ${runId}`);
+  return `sync_view_${runId.replace('-', 'dry')}`;
+}
+
+/** The sync connection's page cache, KiB (also the sorter's memory before it spills to a temp file). */
+const SYNC_CACHE_KIB = 16_384;
+
 /** Lease length; renewed every third of it while the run goes on. */
 const LEASE_MS = 60_000;
 const LOCK_POLL_MS = 200;
@@ -75,8 +97,33 @@ function processAlive(pid: number): boolean {
 export class SqliteSyncStore implements SyncStore {
   readonly backend = 'sqlite' as const;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Each run's page statement (on its own TEMP table). */
+  private readonly pages = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  private readonly db: Database.Database;
+  private readonly own: boolean;
+
+  /**
+   * On a connection of its own to the state file (the state store's is left to reads and its 64 MB
+   * page cache), with a smaller cache: a run's candidate sort takes as much memory as the page cache
+   * (SQLite sizes its sorter by it), and the sync must stay well under 300 MB at a million rows. An
+   * in-memory store has no file to share: then the store's own connection.
+   */
+  constructor(shared: Database.Database) {
+    this.own = !shared.memory;
+    this.db = this.own ? new Database(shared.name, { fileMustExist: true }) : shared;
+    if (this.own) {
+      this.db.defaultSafeIntegers(true);
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma(`cache_size = -${SYNC_CACHE_KIB}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.pages.clear();
+    if (this.own && this.db.open) this.db.close();
+  }
 
   private stmt(sql: string): Database.Statement {
     let s = this.statements.get(sql);
@@ -276,31 +323,45 @@ export class SqliteSyncStore implements SyncStore {
   // the delta
 
   async buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void> {
-    const params = { run: big(runId), target, from: big(from), to: big(to), mark: big(queueMark) };
-    this.tx(() => {
-      this.stmt('DELETE FROM sync_candidates WHERE run_id = ?').run(params.run);
-      for (const select of candidateSources('sqlite')) {
-        this.stmt(`INSERT OR IGNORE INTO sync_candidates (run_id, record_type, k1, k2, k3) ${select}`).run(params);
-      }
-    });
+    const t = viewTable(runId);
+    const id = this.stmt('SELECT id FROM sync_targets WHERE target = ?').get(target) as Raw | undefined;
+    const params = { target, target_id: (id?.['id'] as bigint | undefined) ?? -1n, from: big(from), to: big(to), mark: big(queueMark) };
+    const bound = (sql: string) => Object.fromEntries(Object.entries(params).filter(([name]) => sql.includes(`@${name}`)));
+    // Deferred: it only reads the main database, so the fold of another process may write meanwhile.
+    this.run(() =>
+      this.db.transaction(() => {
+        this.db.exec(`DROP TABLE IF EXISTS temp.${t}; DROP TABLE IF EXISTS temp.${t}_keys;
+          CREATE TEMP TABLE ${t}_keys (record_type TEXT NOT NULL, k1 INTEGER NOT NULL, k2 INTEGER NOT NULL, k3 INTEGER NOT NULL,
+            PRIMARY KEY (record_type, k1, k2, k3)) WITHOUT ROWID;
+          CREATE TEMP TABLE ${t} (ord INTEGER PRIMARY KEY, ${VIEW_COLUMNS.map((c) => `${c} ${SQLITE_VIEW_TYPES[c] ?? ''}`).join(', ')});`);
+        // Keys first, deduplicated by their table's key (cheaper here than UNION), then joined and sorted
+        // once, straight into rowid order: ord is the position in the file.
+        for (const select of candidateSources('sqlite')) {
+          this.db.prepare(`INSERT OR IGNORE INTO temp.${t}_keys (record_type, k1, k2, k3) ${select}`).run(bound(select));
+        }
+        const v = candidateView('sqlite', `temp.${t}_keys AS c`);
+        const fill = `INSERT INTO temp.${t} (${VIEW_COLUMNS.join(', ')}) SELECT ${v.columns} FROM ${v.from} ORDER BY ${v.order}`;
+        this.db.prepare(fill).run(bound(fill));
+        this.db.exec(`DROP TABLE temp.${t}_keys`);
+      })(),
+    );
   }
 
-  async candidatePage(runId: string, target: string, recordType: RecordType, after: SyncKey | null, limit: number): Promise<Candidate[]> {
-    const params = {
-      run: big(runId),
-      target,
-      k1: after === null ? -2n : big(after.k1),
-      k2: after === null ? -2n : big(after.k2),
-      k3: after === null ? -2n : big(after.k3),
-      limit: BigInt(limit),
-    };
-    const sql = candidatePageSql(recordType);
-    const rows = this.run(() => this.stmt(sql).all(params) as Raw[]);
-    return rows.map((r) => candidateFrom(recordType, r));
+  async candidatePage(runId: string, after: number, limit: number): Promise<{ candidates: Candidate[]; last: number }> {
+    let page = this.pages.get(runId);
+    if (page === undefined) {
+      // Arrays of plain numbers and strings (ids are TEXT there): no BigInt, no row objects.
+      page = this.db.prepare(`SELECT ord, ${VIEW_COLUMNS.join(', ')} FROM temp.${viewTable(runId)} WHERE ord > ? ORDER BY ord LIMIT ?`);
+      page.raw(true).safeIntegers(false);
+      this.pages.set(runId, page);
+    }
+    const rows = this.run(() => page.all(after, limit) as unknown[][]);
+    return { candidates: rows.map(candidateFrom), last: rows.length === 0 ? after : (rows[rows.length - 1]![0] as number) };
   }
 
   async dropCandidates(runId: string): Promise<void> {
-    this.run(() => this.stmt('DELETE FROM sync_candidates WHERE run_id = ?').run(big(runId)));
+    this.pages.delete(runId);
+    this.run(() => this.db.exec(`DROP TABLE IF EXISTS temp.${viewTable(runId)}`));
   }
 
   // held
@@ -380,69 +441,31 @@ export class SqliteSyncStore implements SyncStore {
     this.run(() => this.stmt('UPDATE sync_runs SET batch_id = ? WHERE id = ?').run(b.id, big(b.run_id)));
   }
 
-  async addBatchRows(batchId: string, rows: readonly BatchRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  async appendBatch(batchId: string, firstOrdinal: number, rows: readonly BatchRow[], chunk: BatchChunk | null): Promise<void> {
+    if (rows.length === 0 && chunk === null) return;
     this.tx(() => {
       const insert = this.stmt(
-        `INSERT INTO sync_batch_rows (batch_id, record_type, k1, k2, k3, digest, op, root_account_id, course_id, course_sis_id,
-           student_id, student_sis_id, assignment_id, grading_period_id, score, grade, points_possible, current_score,
-           final_score, override_score, grading_complete, changed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO sync_batch_keys (batch_id, ordinal, record_type, k1, k2, k3, course_id, digest, op) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const { key, digest, row } of rows) {
-        insert.run(
-          batchId,
-          key.record_type,
-          big(key.k1),
-          big(key.k2),
-          big(key.k3),
-          digest,
-          row.op,
-          bigOrNull(row.root_account_id),
-          big(row.course_id),
-          row.course_sis_id,
-          big(row.student_id),
-          row.student_sis_id,
-          bigOrNull(row.assignment_id),
-          bigOrNull(row.grading_period_id),
-          row.score,
-          row.grade,
-          row.points_possible,
-          row.current_score,
-          row.final_score,
-          row.override_score,
-          row.grading_complete === null ? null : row.grading_complete ? 1n : 0n,
-          BigInt(row.changed_at),
-        );
-      }
+      let ordinal = firstOrdinal;
+      // Ids as text: STRICT INTEGER columns take decimal text exactly, and it spares a BigInt per id.
+      for (const { key, digest, row } of rows) insert.run(batchId, ordinal++, key.record_type, key.k1, key.k2, key.k3, row.course_id, digest, row.op);
+      if (chunk !== null) this.stmt('INSERT INTO sync_batch_chunks (batch_id, n, bytes) VALUES (?, ?, ?)').run(batchId, chunk.n, chunk.bytes);
     });
   }
 
   async sealBatch(batchId: string, summary: { row_count: number; rows_by: unknown; held: unknown }): Promise<void> {
-    this.tx(() => {
+    const r = this.run(() =>
       this.stmt(
-        `UPDATE sync_batch_rows AS b SET ordinal = r.n
-         FROM (SELECT record_type, k1, k2, k3, row_number() OVER (ORDER BY ${batchOrder('sqlite')}) AS n
-               FROM sync_batch_rows WHERE batch_id = @batch) AS r
-         WHERE b.batch_id = @batch AND b.record_type = r.record_type AND b.k1 = r.k1 AND b.k2 = r.k2 AND b.k3 = r.k3`,
-      ).run({ batch: batchId });
-      const r = this.stmt(
         `UPDATE sync_batches SET status = 'pending', row_count = ?, rows_by = ?, held_by = ? WHERE id = ? AND status = 'building'`,
-      ).run(BigInt(summary.row_count), json(summary.rows_by), json(summary.held), batchId);
-      if (r.changes !== 1) throw new InternalError(`batch ${batchId} is not being built`);
-    });
+      ).run(BigInt(summary.row_count), json(summary.rows_by), json(summary.held), batchId),
+    );
+    if (r.changes !== 1) throw new InternalError(`batch ${batchId} is not being built`);
   }
 
-  async batchRows(batchId: string, afterOrdinal: number, limit: number): Promise<{ ordinal: number; row: FeedRow }[]> {
-    const rows = this.run(
-      () =>
-        this.stmt('SELECT * FROM sync_batch_rows WHERE batch_id = ? AND ordinal > ? ORDER BY ordinal LIMIT ?').all(
-          batchId,
-          BigInt(afterOrdinal),
-          BigInt(limit),
-        ) as Raw[],
-    );
-    return rows.map((r) => ({ ordinal: Number(r['ordinal']), row: feedRowFrom(r) }));
+  async batchChunk(batchId: string, n: number): Promise<Uint8Array | null> {
+    const row = this.run(() => this.stmt('SELECT bytes FROM sync_batch_chunks WHERE batch_id = ? AND n = ?').get(batchId, n) as Raw | undefined);
+    return row === undefined ? null : (row['bytes'] as Buffer);
   }
 
   async batches(target: string, statuses: readonly BatchStatus[]): Promise<BatchRecord[]> {
@@ -470,12 +493,14 @@ export class SqliteSyncStore implements SyncStore {
       const lock = this.stmt('SELECT holder FROM sync_locks WHERE target = ?').get(b.target) as Raw | undefined;
       if (lock?.['holder'] !== holder) throw new LeaseLostError(`the lease on ${b.target} was lost before batch ${batchId} was acknowledged`);
 
+      // In the ledger's key order: each page of it is written once.
       this.stmt(
-        `INSERT INTO sync_acked (target, record_type, k1, k2, k3, course_id, digest, op, batch_id, acked_at)
-         SELECT ?, record_type, k1, k2, k3, course_id, digest, op, batch_id, ? FROM sync_batch_rows WHERE batch_id = ?
-         ON CONFLICT (target, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = excluded.digest,
-           op = excluded.op, batch_id = excluded.batch_id, acked_at = excluded.acked_at`,
-      ).run(b.target, BigInt(at), batchId);
+        `INSERT INTO sync_acked (target_id, record_type, k1, k2, k3, course_id, digest, op, run_id)
+         SELECT ?, record_type, k1, k2, k3, course_id, digest, op, ? FROM sync_batch_keys WHERE batch_id = ?
+         ORDER BY record_type, k1, k2, k3
+         ON CONFLICT (target_id, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = excluded.digest,
+           op = excluded.op, run_id = excluded.run_id`,
+      ).run(this.targetId(b.target), big(b.run_id), batchId);
 
       const epoch = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(b.target) as Raw | undefined;
       if (String(epoch?.['epoch'] ?? 0n) === b.epoch) {
@@ -493,7 +518,7 @@ export class SqliteSyncStore implements SyncStore {
         ).run(b.target, big(b.queue_mark), big(b.scope));
       }
       this.stmt(`UPDATE sync_batches SET status = 'acked', location = ?, finished_at = ? WHERE id = ?`).run(location, BigInt(at), batchId);
-      this.stmt('DELETE FROM sync_batch_rows WHERE batch_id = ?').run(batchId);
+      this.dropBatchContent(batchId);
       this.finishRunSync(big(b.run_id), {
         status: 'succeeded',
         finished_at: at,
@@ -512,8 +537,20 @@ export class SqliteSyncStore implements SyncStore {
         BigInt(at),
         batchId,
       );
-      this.stmt('DELETE FROM sync_batch_rows WHERE batch_id = ?').run(batchId);
+      this.dropBatchContent(batchId);
     });
+  }
+
+  /** A batch acknowledged or abandoned needs neither its file nor its ledger entries any more. */
+  private dropBatchContent(batchId: string): void {
+    this.stmt('DELETE FROM sync_batch_keys WHERE batch_id = ?').run(batchId);
+    this.stmt('DELETE FROM sync_batch_chunks WHERE batch_id = ?').run(batchId);
+  }
+
+  /** The target's number in the ledger (sync_targets.id), added if new. Inside a write transaction. */
+  private targetId(target: string): bigint {
+    this.stmt('INSERT INTO sync_targets (target, epoch) VALUES (?, 0) ON CONFLICT (target) DO NOTHING').run(target);
+    return (this.stmt('SELECT id FROM sync_targets WHERE target = ?').get(target) as Raw)['id'] as bigint;
   }
 
   // resend
@@ -522,21 +559,20 @@ export class SqliteSyncStore implements SyncStore {
     return this.tx(() => {
       let unacked: number;
       const target = r.target;
+      const targetId = this.targetId(target);
       if (r.selector === 'all') {
-        unacked = this.stmt('DELETE FROM sync_acked WHERE target = ?').run(target).changes;
+        unacked = this.stmt('DELETE FROM sync_acked WHERE target_id = ?').run(targetId).changes;
         this.stmt('UPDATE sync_cursor SET watermark = 0 WHERE target = ?').run(target);
-        this.stmt(
-          `INSERT INTO sync_targets (target, epoch) VALUES (?, 1) ON CONFLICT (target) DO UPDATE SET epoch = epoch + 1`,
-        ).run(target);
+        this.stmt('UPDATE sync_targets SET epoch = epoch + 1 WHERE id = ?').run(targetId);
       } else {
         const id = big(r.id!);
         if (r.selector === 'course') {
-          unacked = this.stmt('DELETE FROM sync_acked WHERE target = ? AND course_id = ?').run(target, id).changes;
+          unacked = this.stmt('DELETE FROM sync_acked WHERE target_id = ? AND course_id = ?').run(targetId, id).changes;
           for (const select of RESEND_COURSE_SOURCES) {
             this.stmt(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${select}`).run({ target, id });
           }
         } else {
-          unacked = this.stmt(`DELETE FROM sync_acked WHERE target = ? AND record_type = 'assignment' AND k1 = ?`).run(target, id).changes;
+          unacked = this.stmt(`DELETE FROM sync_acked WHERE target_id = ? AND record_type = 'assignment' AND k1 = ?`).run(targetId, id).changes;
           this.stmt(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${RESEND_ASSIGNMENT_SOURCE}`).run({ target, id });
         }
       }

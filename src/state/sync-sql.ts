@@ -25,7 +25,7 @@ export function named(sql: string, casts: Record<string, string> = {}): { text: 
 }
 
 /**
- * The selects that fill a run's candidate set (SPEC §3): (run, record_type, k1, k2, k3) rows from
+ * The selects whose union is a run's candidate keys (SPEC §3), as (record_type, k1, k2, k3):
  * - record rows changed in (@from, @to];
  * - for a changed course score, the course's override rows of that student too (its workflow_state
  *   decides whether they are visible);
@@ -38,46 +38,103 @@ export function candidateSources(dialect: Dialect): string[] {
   const join = dialect === 'sqlite' ? 'CROSS JOIN' : 'JOIN';
   const range = (t: string) => `${t}.seq > @from AND ${t}.seq <= @to`;
   const sources = [
-    `SELECT @run, 'assignment', a.assignment_id, a.student_id, -1 FROM assignment_scores a WHERE ${range('a')}`,
-    `SELECT @run, 'course', s.course_id, s.student_id, -1 FROM course_scores s WHERE ${range('s')}`,
-    `SELECT @run, 'course', o.course_id, o.student_id, o.grading_period_id FROM course_scores s
+    `SELECT 'assignment' AS record_type, a.assignment_id AS k1, a.student_id AS k2, -1 AS k3 FROM assignment_scores a WHERE ${range('a')}`,
+    `SELECT 'course', s.course_id, s.student_id, -1 FROM course_scores s WHERE ${range('s')}`,
+    `SELECT 'course', o.course_id, o.student_id, o.grading_period_id FROM course_scores s
        ${join} course_overrides o ON o.course_id = s.course_id AND o.student_id = s.student_id WHERE ${range('s')}`,
-    `SELECT @run, 'course', o.course_id, o.student_id, o.grading_period_id FROM course_overrides o WHERE ${range('o')}`,
+    `SELECT 'course', o.course_id, o.student_id, o.grading_period_id FROM course_overrides o WHERE ${range('o')}`,
     // a student's SIS id changed
-    `SELECT @run, 'assignment', a.assignment_id, a.student_id, -1 FROM student_sis_ids m
+    `SELECT 'assignment', a.assignment_id, a.student_id, -1 FROM student_sis_ids m
        ${join} assignment_scores a ON a.student_id = m.student_id WHERE ${range('m')}`,
-    `SELECT @run, 'course', s.course_id, s.student_id, -1 FROM student_sis_ids m
+    `SELECT 'course', s.course_id, s.student_id, -1 FROM student_sis_ids m
        ${join} course_scores s ON s.student_id = m.student_id WHERE ${range('m')}`,
-    `SELECT @run, 'course', o.course_id, o.student_id, o.grading_period_id FROM student_sis_ids m
+    `SELECT 'course', o.course_id, o.student_id, o.grading_period_id FROM student_sis_ids m
        ${join} course_overrides o ON o.student_id = m.student_id WHERE ${range('m')}`,
   ];
   // a course's SIS id or root account (the scope) changed
   for (const mapping of ['course_sis_ids', 'course_root_accounts']) {
     sources.push(
-      `SELECT @run, 'assignment', a.assignment_id, a.student_id, -1 FROM ${mapping} m
+      `SELECT 'assignment', a.assignment_id, a.student_id, -1 FROM ${mapping} m
          ${join} assignment_scores a ON a.course_id = m.course_id WHERE ${range('m')}`,
-      `SELECT @run, 'course', s.course_id, s.student_id, -1 FROM ${mapping} m
+      `SELECT 'course', s.course_id, s.student_id, -1 FROM ${mapping} m
          ${join} course_scores s ON s.course_id = m.course_id WHERE ${range('m')}`,
-      `SELECT @run, 'course', o.course_id, o.student_id, o.grading_period_id FROM ${mapping} m
+      `SELECT 'course', o.course_id, o.student_id, o.grading_period_id FROM ${mapping} m
          ${join} course_overrides o ON o.course_id = m.course_id WHERE ${range('m')}`,
     );
   }
   sources.push(
-    `SELECT @run, record_type, k1, k2, k3 FROM sync_held WHERE target = @target`,
-    `SELECT @run, record_type, k1, k2, k3 FROM sync_queue WHERE target = @target AND id <= @mark`,
+    `SELECT record_type, k1, k2, k3 FROM sync_held WHERE target = @target`,
+    `SELECT record_type, k1, k2, k3 FROM sync_queue WHERE target = @target AND id <= @mark`,
   );
   return sources;
 }
 
 /**
- * SPEC §6 order of the feed (compareRows in feed-row.ts): course_sis_id, student_sis_id, record_type,
- * assignment_id, grading_period_id (none first), then course_id, student_id, op. Text compares by byte
- * (SQLite's BINARY; COLLATE "C" columns in PostgreSQL), which for UTF-8 is code point order, as in JS.
+ * The columns of a run's candidate view after its number (ord), as candidateView selects them: the key,
+ * the course (an assignment record's own, else k1), mappings, ledger entry, held row, then the record
+ * values of an assignment row (instant null: no record) or of a course row (the course score, and
+ * the override of the key's grading period).
  */
-export function batchOrder(dialect: Dialect): string {
+export const VIEW_COLUMNS = [
+  'record_type',
+  'k1',
+  'k2',
+  'k3',
+  'course_id',
+  'course_sis_id',
+  'student_sis_id',
+  'root_account_id',
+  'acked_digest',
+  'acked_op',
+  'held_reason',
+  'held_changed_at',
+  'held_root_account_id',
+  'score',
+  'grade',
+  'points_possible',
+  'grading_complete',
+  'muted',
+  'instant',
+  'current_score',
+  'final_score',
+  'workflow_state',
+  'score_instant',
+  'override_score',
+  'override_instant',
+] as const;
+
+/**
+ * A run's candidates joined with everything their view depends on, and the SPEC §6 file order to
+ * number them in (compareRows in feed-row.ts): course_sis_id, student_sis_id, record_type,
+ * assignment_id (course rows have none: -1 sorts first, as null does), grading_period_id (k3, -1 for
+ * none), course_id, student_id. Text compares by byte (SQLite's BINARY; COLLATE "C" in PostgreSQL),
+ * which for UTF-8 is code point order, as in JS. Ids are never negative. The key fixes every one of
+ * these, so no two candidates tie. Rows held for want of a SIS id (null) are numbered too: where does
+ * not matter, they are not sent. `keys` is the (record_type, k1, k2, k3) relation, aliased c;
+ * @target_id is the target's sync_targets.id (-1 when it has none: nothing acknowledged yet).
+ */
+export function candidateView(dialect: Dialect, keys: string): { columns: string; from: string; order: string } {
   const c = dialect === 'postgres' ? ' COLLATE "C"' : '';
-  return `course_sis_id${c}, student_sis_id${c}, record_type${c}, assignment_id NULLS FIRST, grading_period_id NULLS FIRST,
-    course_id, student_id, op${c}`;
+  const course = `CASE WHEN c.record_type = 'assignment' THEN a.course_id ELSE c.k1 END`;
+  const key = (t: string, target: string) =>
+    `${t}.${target} AND ${t}.record_type = c.record_type AND ${t}.k1 = c.k1 AND ${t}.k2 = c.k2 AND ${t}.k3 = c.k3`;
+  return {
+    columns: `c.record_type, c.k1, c.k2, c.k3, ${course}, cm.course_sis_id, sm.student_sis_id, ra.root_account_id,
+      k.digest, k.op, h.reason, h.changed_at, h.root_account_id,
+      a.score, a.grade, a.points_possible, a.grading_complete, a.muted, a.instant,
+      s.current_score, s.final_score, s.workflow_state, s.instant, o.override_score, o.instant`,
+    from: `${keys}
+    LEFT JOIN assignment_scores a ON c.record_type = 'assignment' AND a.assignment_id = c.k1 AND a.student_id = c.k2
+    LEFT JOIN course_scores s ON c.record_type = 'course' AND s.course_id = c.k1 AND s.student_id = c.k2
+    LEFT JOIN course_overrides o ON c.record_type = 'course' AND o.course_id = c.k1 AND o.student_id = c.k2 AND o.grading_period_id = c.k3
+    LEFT JOIN course_sis_ids cm ON cm.course_id = ${course}
+    LEFT JOIN course_root_accounts ra ON ra.course_id = ${course}
+    LEFT JOIN student_sis_ids sm ON sm.student_id = c.k2
+    LEFT JOIN sync_acked k ON ${key('k', 'target_id = @target_id')}
+    LEFT JOIN sync_held h ON ${key('h', 'target = @target')}`,
+    order: `cm.course_sis_id${c}, sm.student_sis_id${c}, c.record_type${c}, CASE WHEN c.record_type = 'assignment' THEN c.k1 ELSE -1 END,
+      c.k3, ${course}, c.k2`,
+  };
 }
 
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
@@ -144,106 +201,58 @@ export function heldFromRow(r: Raw): HeldEntry {
   };
 }
 
-export function feedRowFrom(r: Raw): FeedRow {
-  return {
-    record_type: r['record_type'] as FeedRow['record_type'],
-    op: r['op'] as FeedRow['op'],
-    root_account_id: text(r['root_account_id']),
-    course_id: String(r['course_id']),
-    course_sis_id: r['course_sis_id'] as string,
-    student_id: String(r['student_id']),
-    student_sis_id: r['student_sis_id'] as string,
-    assignment_id: text(r['assignment_id']),
-    grading_period_id: text(r['grading_period_id']),
-    score: num(r['score']),
-    grade: text(r['grade']),
-    points_possible: num(r['points_possible']),
-    current_score: num(r['current_score']),
-    final_score: num(r['final_score']),
-    override_score: num(r['override_score']),
-    grading_complete: bool(r['grading_complete']),
-    changed_at: Number(r['changed_at']),
-  };
-}
+const id = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
-/** A candidate page row (see candidatePageSql) as the view's input. */
-export function candidateFrom(recordType: RecordType, r: Raw): Candidate {
-  const base = {
-    k1: String(r['k1']),
-    k2: String(r['k2']),
-    k3: String(r['k3']),
-    course_sis_id: text(r['course_sis_id']),
-    student_sis_id: text(r['student_sis_id']),
-    root_account_id: text(r['root_account_id']),
-    acked: r['acked_digest'] == null ? null : { digest: r['acked_digest'] as string, op: r['acked_op'] as FeedRow['op'] },
-    held:
-      r['held_reason'] == null
-        ? null
-        : { reason: r['held_reason'] as HeldReason, changed_at: Number(r['held_changed_at']), root_account_id: text(r['held_root_account_id']) },
-  };
-  if (recordType === 'assignment') {
+/**
+ * A sync_view row (candidatePageSql, as an array) as the view's input. Ids arrive as text (SQLite,
+ * TEXT columns) or int8 strings (PostgreSQL), instants as numbers or int8 strings, flags as 0/1 or
+ * booleans: the converters accept each.
+ */
+export function candidateFrom(r: readonly unknown[]): Candidate {
+  // Object literals of one shape each (no spreads): this runs once per candidate.
+  const acked = r[9] == null ? null : { digest: r[9] as string, op: r[10] as FeedRow['op'] };
+  const held = r[11] == null ? null : { reason: r[11] as HeldReason, changed_at: Number(r[12]), root_account_id: id(r[13]) };
+  if (r[1] === 'assignment') {
     return {
-      ...base,
       record_type: 'assignment',
+      k1: String(r[2]),
+      k2: String(r[3]),
+      k3: String(r[4]),
+      course_sis_id: r[6] as string | null,
+      student_sis_id: r[7] as string | null,
+      root_account_id: id(r[8]),
+      acked,
+      held,
       assignment:
-        r['instant'] == null
+        r[19] == null
           ? null
           : {
-              course_id: text(r['course_id']),
-              score: num(r['score']),
-              grade: text(r['grade']),
-              points_possible: num(r['points_possible']),
-              grading_complete: bool(r['grading_complete']),
-              muted: bool(r['muted']) === true,
-              instant: Number(r['instant']),
+              course_id: id(r[5]),
+              score: num(r[14]),
+              grade: r[15] as string | null,
+              points_possible: num(r[16]),
+              grading_complete: bool(r[17]),
+              muted: bool(r[18]) === true,
+              instant: Number(r[19]),
             },
     };
   }
   return {
-    ...base,
     record_type: 'course',
+    k1: String(r[2]),
+    k2: String(r[3]),
+    k3: String(r[4]),
+    course_sis_id: r[6] as string | null,
+    student_sis_id: r[7] as string | null,
+    root_account_id: id(r[8]),
+    acked,
+    held,
     score:
-      r['score_instant'] == null
+      r[23] == null
         ? null
-        : {
-            current_score: num(r['current_score']),
-            final_score: num(r['final_score']),
-            workflow_state: r['workflow_state'] as string,
-            instant: Number(r['score_instant']),
-          },
-    override: r['override_instant'] == null ? null : { override_score: num(r['override_score']), instant: Number(r['override_instant']) },
+        : { current_score: num(r[20]), final_score: num(r[21]), workflow_state: r[22] as string, instant: Number(r[23]) },
+    override: r[25] == null ? null : { override_score: num(r[24]), instant: Number(r[25]) },
   };
-}
-
-/**
- * One page of a run's candidates of one record type, after (@k1, @k2, @k3) in key order, joined with
- * the state, mappings, ledger and held rows their view depends on.
- */
-export function candidatePageSql(recordType: RecordType): string {
-  const shared = `c.k1, c.k2, c.k3, sm.student_sis_id, cm.course_sis_id, ra.root_account_id,
-      k.digest AS acked_digest, k.op AS acked_op, h.reason AS held_reason, h.changed_at AS held_changed_at,
-      h.root_account_id AS held_root_account_id`;
-  const common = `
-      LEFT JOIN student_sis_ids sm ON sm.student_id = c.k2
-      LEFT JOIN sync_acked k ON k.target = @target AND k.record_type = c.record_type AND k.k1 = c.k1 AND k.k2 = c.k2 AND k.k3 = c.k3
-      LEFT JOIN sync_held h ON h.target = @target AND h.record_type = c.record_type AND h.k1 = c.k1 AND h.k2 = c.k2 AND h.k3 = c.k3
-      WHERE c.run_id = @run AND c.record_type = '${recordType}' AND (c.k1, c.k2, c.k3) > (@k1, @k2, @k3)
-      ORDER BY c.k1, c.k2, c.k3 LIMIT @limit`;
-  return recordType === 'assignment'
-    ? `SELECT ${shared}, a.course_id, a.score, a.grade, a.points_possible, a.grading_complete, a.muted, a.instant
-       FROM sync_candidates c
-       LEFT JOIN assignment_scores a ON a.assignment_id = c.k1 AND a.student_id = c.k2
-       LEFT JOIN course_sis_ids cm ON cm.course_id = a.course_id
-       LEFT JOIN course_root_accounts ra ON ra.course_id = a.course_id
-       ${common}`
-    : `SELECT ${shared}, s.current_score, s.final_score, s.workflow_state, s.instant AS score_instant,
-         o.override_score, o.instant AS override_instant
-       FROM sync_candidates c
-       LEFT JOIN course_scores s ON s.course_id = c.k1 AND s.student_id = c.k2
-       LEFT JOIN course_overrides o ON o.course_id = c.k1 AND o.student_id = c.k2 AND o.grading_period_id = c.k3
-       LEFT JOIN course_sis_ids cm ON cm.course_id = c.k1
-       LEFT JOIN course_root_accounts ra ON ra.course_id = c.k1
-       ${common}`;
 }
 
 export const RESEND_COURSE_SOURCES = [

@@ -1,20 +1,20 @@
 import { InternalError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SinkRejectedError } from '../sinks/errors.js';
-import { encodeBatch } from '../sinks/formats/index.js';
-import type { FeedFormat } from '../sinks/formats/format.js';
-import type { Sink } from '../sinks/types.js';
+import { feedEncoder, PIECE_BYTES, type FeedEncoder } from '../sinks/formats/encoder.js';
+import { batchFileName, CONTENT_TYPES, type FeedFormat } from '../sinks/formats/format.js';
+import { replayable, type Sink } from '../sinks/types.js';
 import type { StateStore } from '../state/store.js';
 import { computeDelta, DEFAULT_PAGE_SIZE, type DeltaSummary } from './delta.js';
-import type { FeedRow } from './feed-row.js';
 import type { SyncMetrics } from './metrics.js';
-import type { BatchRecord, SyncStore, TargetLease } from './store.js';
+import type { BatchRecord, BatchRow, SyncStore, TargetLease } from './store.js';
 import { zeroRowsBy } from './view.js';
 
 /**
  * One run to one SIS target (SPEC §5): take the target's lock; finish what a crashed run left (a
- * pending batch is delivered again with the same id, then acknowledged); compute the delta; persist
- * the batch and its rows; deliver; then, in one transaction, acknowledge exactly the batch's rows,
+ * pending batch is delivered again with the same id and bytes, then acknowledged); compute the delta,
+ * persisting the batch (its file, encoded as the rows come in file order, and its rows' ledger
+ * entries) as it goes; deliver; then, in one transaction, acknowledge exactly the batch's rows,
  * move the cursor and finish the run. A failed delivery acknowledges nothing and abandons the batch:
  * the next run sends those rows again, in a new batch.
  */
@@ -59,16 +59,60 @@ export function batchIdFor(scheduleId: string, runId: string, at: number): strin
   return `${stamp}-${scheduleId}-r${runId}`;
 }
 
-const READ_PAGE = 1000;
+/** The persisted file of a batch, a piece at a time (memory stays flat), the very bytes built. */
+async function* storedFile(sync: SyncStore, batchId: string): AsyncGenerator<Uint8Array> {
+  for (let n = 1; ; n++) {
+    const piece = await sync.batchChunk(batchId, n);
+    if (piece === null) return;
+    yield piece;
+  }
+}
 
-/** The batch's rows from the store in file order, a page at a time (memory stays flat). */
-async function* storedRows(sync: SyncStore, batchId: string): AsyncGenerator<FeedRow> {
-  let after = 0;
-  for (;;) {
-    const page = await sync.batchRows(batchId, after, READ_PAGE);
-    for (const { row } of page) yield row;
-    if (page.length < READ_PAGE) return;
-    after = page[page.length - 1]!.ordinal;
+/**
+ * The batch's persisted part, as the delta comes: each page's ledger entries, and the file's bytes as
+ * they fill a piece (rows come in file order, so the file is encoded as they come).
+ */
+class BatchWriter {
+  private readonly encoder: FeedEncoder;
+  private rows = 0;
+  private pieces = 0;
+
+  constructor(
+    private readonly sync: SyncStore,
+    private readonly batchId: string,
+    format: FeedFormat,
+  ) {
+    this.encoder = feedEncoder(format);
+  }
+
+  /** The last write, still going while the delta goes on (PostgreSQL); at most one at a time. */
+  private writing: Promise<void> = Promise.resolve();
+
+  async add(rows: readonly BatchRow[]): Promise<void> {
+    for (const r of rows) this.encoder.push(r.row);
+    const bytes = this.encoder.take(PIECE_BYTES);
+    await this.append(rows, bytes);
+  }
+
+  private async append(rows: readonly BatchRow[], bytes: Uint8Array | null): Promise<void> {
+    const first = this.rows + 1;
+    this.rows += rows.length;
+    const chunk = bytes === null ? null : { n: ++this.pieces, bytes };
+    await this.writing; // a failed write stops the run here
+    this.writing = this.sync.appendBatch(this.batchId, first, rows, chunk);
+    this.writing.catch(() => undefined); // awaited by the next write, finish() or settled()
+  }
+
+  /** The rest of the file (a CSV header, a whole OneRoster zip), in pieces; then every write is done. */
+  async finish(): Promise<void> {
+    const rest = this.encoder.end();
+    for (let at = 0; at < rest.length; at += PIECE_BYTES) await this.append([], rest.subarray(at, at + PIECE_BYTES));
+    await this.writing;
+  }
+
+  /** Waits for the write in progress, whatever its outcome (before the batch is abandoned). */
+  async settled(): Promise<void> {
+    await this.writing.catch(() => undefined);
   }
 }
 
@@ -83,7 +127,11 @@ class DeliveryFailed extends Error {
 async function deliverAndAck(ctx: RunContext, lease: TargetLease, plan: RunPlan, batch: BatchRecord, crashes: boolean): Promise<string> {
   let location: string;
   try {
-    const file = await encodeBatch(batch.format, batch.id, () => storedRows(ctx.sync, batch.id));
+    const file = {
+      name: batchFileName(batch.id, batch.format),
+      contentType: CONTENT_TYPES[batch.format],
+      bytes: replayable(() => storedFile(ctx.sync, batch.id)),
+    };
     location = (await plan.sink.deliver({ id: batch.id, files: [file] })).location;
   } catch (err) {
     ctx.metrics?.sinkErrors.inc({ sink: plan.sinkKind });
@@ -153,6 +201,7 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
     return;
   }
   let batchId: string | null = null;
+  let writer: BatchWriter | null = null;
   let summary: DeltaSummary | null = null;
   try {
     await ctx.sync.markLocked(runId, ctx.clock());
@@ -175,15 +224,18 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
       queue_mark: queueMark,
       created_at: createdAt,
     });
-    const id = batchId;
+    const building = (writer = new BatchWriter(ctx.sync, batchId, plan.format));
     summary = await computeDelta(
       ctx.sync,
       { runId, target, scope: plan.scope, from, to: watermark, queueMark, pageSize: ctx.pageSize ?? DEFAULT_PAGE_SIZE },
       {
-        rows: (rows) => ctx.sync.addBatchRows(id, rows),
-        held: (holds, releases) => ctx.sync.writeHeld(target, holds, releases, ctx.clock()),
+        page: async (rows, holds, releases) => {
+          if (rows.length > 0) await building.add(rows);
+          if (holds.length > 0 || releases.length > 0) await ctx.sync.writeHeld(target, holds, releases, ctx.clock());
+        },
       },
     );
+    await building.finish();
     await ctx.sync.sealBatch(batchId, summary);
     crashPoint('after_persist');
 
@@ -193,6 +245,7 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
   } catch (err) {
     ctx.logger?.error({ err, run: runId, target }, 'sync run failed');
     if (batchId !== null) {
+      await writer?.settled(); // nothing of the batch is written after it is abandoned
       const batch = await ctx.sync.getBatch(batchId);
       if (batch?.status === 'acked') return; // acknowledged after all: the run is finished
       // A batch not complete, or refused by the sink, is abandoned: its rows go out with the next run.

@@ -184,6 +184,11 @@ export class SyncEngine {
     return new SyncEngine(options, await openSyncStore(options.state));
   }
 
+  /** Closes the sync store (before the state store it was opened on). */
+  close(): Promise<void> {
+    return this.sync.close();
+  }
+
   /** The schedule with this id; UnknownScheduleError if the schedules file has none. */
   schedule(id: string): Schedule {
     const s = this.schedules.find((x) => x.id === id);
@@ -331,7 +336,7 @@ export class SyncEngine {
     const summary = await computeDelta(
       this.sync,
       { runId, target: r.target, scope: r.scope, from, to: watermark, queueMark, pageSize: this.options.pageSize },
-      { rows: async () => undefined, held: async () => undefined },
+      { page: async () => undefined },
     );
     return {
       id: null,
@@ -540,12 +545,15 @@ export class Scheduler {
     this.arm();
   }
 
-  /** Stops the timer and waits for runs in progress. */
+  /** Stops the timer, waits for runs in progress, and closes the engine (opened again on next use). */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    const engine = this.enginePromise;
+    this.enginePromise = undefined;
+    await (await engine?.catch(() => undefined))?.close();
   }
 
   /** Resolves when every run started so far has finished (tests). */

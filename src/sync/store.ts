@@ -12,16 +12,18 @@ import type { Candidate, HeldCounts, HeldReason, RecordType, RowsBy, SyncKey } f
  * - sync_runs — the history. An automatic run (scheduled, catch_up, or a skipped occurrence) is
  *   claimed by inserting its (schedule, occurrence): UNIQUE, so among several replicas the first
  *   insert wins and every occurrence runs or is skipped exactly once.
- * - sync_batches + sync_batch_rows — a batch and its rows are written BEFORE delivery; after a crash
- *   the same batch (same id, same rows in the same order, so the same bytes) is delivered again and its
- *   rows, and only those, are acknowledged.
+ * - sync_batches + sync_batch_chunks + sync_batch_keys — a batch is written BEFORE delivery: its
+ *   file's bytes, in pieces, and the ledger entry (key, digest, op) of each of its rows. After a crash
+ *   the same batch (same id, the very same bytes) is delivered again, and its rows, and only those, are
+ *   acknowledged (migration 3; before it, batches kept feed rows and were encoded at delivery).
  * - sync_acked — the acknowledged-view ledger, per SIS target (not per schedule): the digest and op of
  *   what the target holds for each key.
  * - sync_cursor — per (target, scope): the change number up to which changes were examined.
  * - sync_held — rows with a pending change that is not visible, with the reason and since when.
  * - sync_resend + sync_queue — resend requests, and the keys they put back in line.
  * - sync_targets — per target, the count of `resend --all` requests (cursor resets).
- * - sync_candidates — scratch: the deduplicated keys one run examines.
+ * - sync_view — scratch: the keys one run examines, with their state, in file order (on SQLite a
+ *   TEMP table of the connection).
  * - sync_locks (SQLite only) — the lease that keeps runs to one target apart; PostgreSQL uses an
  *   advisory lock held on a connection of its own.
  *
@@ -111,11 +113,17 @@ export interface BatchRecord extends NewBatch {
   finished_at: number | null;
 }
 
-/** A feed row as persisted in its batch, with its key and view digest. */
+/** A feed row of a batch, with its key and view digest (what the ledger takes on ack). */
 export interface BatchRow {
   key: SyncKey;
   digest: string;
   row: FeedRow;
+}
+
+/** A piece of a batch's file, as persisted before delivery. */
+export interface BatchChunk {
+  n: number;
+  bytes: Uint8Array;
 }
 
 /** A held row as written by a run. */
@@ -212,13 +220,15 @@ export interface SyncStore {
 
   // the delta
   /**
-   * Fills the run's candidate set: record rows changed in (from, to], the rows of students and
-   * courses whose mappings changed in that range, the target's held rows and its resend queue up to
-   * `queueMark`. Deduplicated.
+   * Fills the run's candidate view: every key whose SIS view may have changed — record rows changed
+   * in (from, to], the rows of students and courses whose mappings changed in that range, the
+   * target's held rows and its resend queue up to `queueMark` — once each, with everything its view
+   * depends on (state, mappings, ledger, held row) as of now, numbered 1, 2, … in SPEC §6 file order
+   * (set-based: one statement, sorted by the database).
    */
   buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void>;
-  /** The next page of candidates of one record type after `after`, in key order, with their state. */
-  candidatePage(runId: string, target: string, recordType: RecordType, after: SyncKey | null, limit: number): Promise<Candidate[]>;
+  /** The candidates numbered after `after`, in file order (at most `limit`), and the last number read. */
+  candidatePage(runId: string, after: number, limit: number): Promise<{ candidates: Candidate[]; last: number }>;
   dropCandidates(runId: string): Promise<void>;
 
   // held
@@ -229,11 +239,15 @@ export interface SyncStore {
 
   // batches
   createBatch(batch: NewBatch): Promise<void>;
-  addBatchRows(batchId: string, rows: readonly BatchRow[]): Promise<void>;
-  /** Numbers the rows in SPEC §6 order and marks the batch pending (deliverable). */
+  /**
+   * In one transaction: the ledger entries of `rows` (numbered from `firstOrdinal`, file order) and,
+   * when given, the next piece of the batch's file (pieces are numbered 1, 2, …).
+   */
+  appendBatch(batchId: string, firstOrdinal: number, rows: readonly BatchRow[], chunk: BatchChunk | null): Promise<void>;
+  /** Marks the batch pending (complete, deliverable). */
   sealBatch(batchId: string, summary: { row_count: number; rows_by: RowsBy; held: HeldCounts }): Promise<void>;
-  /** Rows after `afterOrdinal` in file order. */
-  batchRows(batchId: string, afterOrdinal: number, limit: number): Promise<{ ordinal: number; row: FeedRow }[]>;
+  /** Piece `n` of the batch's file; null after the last. */
+  batchChunk(batchId: string, n: number): Promise<Uint8Array | null>;
   batches(target: string, statuses: readonly BatchStatus[]): Promise<BatchRecord[]>;
   getBatch(id: string): Promise<BatchRecord | null>;
   /**
@@ -247,6 +261,9 @@ export interface SyncStore {
 
   // resend
   resend(request: ResendRequest): Promise<ResendRecord>;
+
+  /** Releases what the sync store holds of its own (SQLite: its connection); the state store stays open. */
+  close(): Promise<void>;
 }
 
 /** The sync store sharing `state`'s connection (and database). */

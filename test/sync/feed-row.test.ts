@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareRows, compareText, FEED_COLUMNS, FeedRow, sortRows } from '../../src/sync/feed-row.js';
-import { assignmentRow, courseRow } from './rows.js';
+import { createHash } from 'node:crypto';
+import { viewDigest } from '../../src/sync/view.js';
+import { arbitraryRow, assignmentRow, courseRow } from './rows.js';
 
 describe('feed row', () => {
   it('has the SPEC §6 columns, in the order of the Avro schema', async () => {
@@ -72,5 +74,15 @@ describe('sort order (SPEC §6)', () => {
     expect(compareRows(courseRow(), twin)).toBeLessThan(0);
     expect(compareRows(courseRow({ op: 'delete' }), courseRow())).toBeLessThan(0);
     expect(compareRows(courseRow(), courseRow())).toBe(0);
+  });
+
+  it('digests the view as every column but changed_at, in FEED_COLUMNS order (the ledger compares these)', () => {
+    const plain = (row: FeedRow) =>
+      createHash('sha256')
+        .update(JSON.stringify(FEED_COLUMNS.filter((c) => c !== 'changed_at').map((c) => row[c])))
+        .digest('hex')
+        .slice(0, 32);
+    fc.assert(fc.property(arbitraryRow(), (row) => viewDigest(row) === plain(row)));
+    expect(viewDigest(assignmentRow())).toBe(viewDigest(assignmentRow({ changed_at: 0 })));
   });
 });

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeCsv, encodeJsonl, oneRosterFiles, PIECE_BYTES, zipOneRoster } from '../../src/sinks/formats/index.js';
+import type { FeedRow } from '../../src/sync/feed-row.js';
 import type { SyncEngine } from '../../src/sync/scheduler.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
 import { A1, A2, A3, A4, A5, A9, C1, C2, P1, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
@@ -90,5 +93,44 @@ describe.each(cases)('the SIS batch feed, golden bytes ($name, $pageSize candida
     expect(fourth.csv).toBe(HEADER);
     expect(fourth.entry.rows).toBe(0);
     expect(fourth.entry.batch).not.toBe(third.entry.batch);
+  });
+});
+
+describe.each(backends)('JSON Lines and OneRoster batches ($name)', (backend) => {
+  let t: TestStore;
+  beforeEach(async () => {
+    t = await openTestStore(backend);
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it('carry the same rows as the CSV, in pieces across more than 1 MiB, byte for byte as the encoders write them', async () => {
+    // 3,000 assignment rows: the JSON Lines file (about 1.4 MB) is persisted and delivered in two pieces.
+    const assignments = Array.from({ length: 3000 }, (_, i) => String(21070000000100000n + BigInt(i)));
+    await fold(t.store, ...assignments.map((a, i) => grade('2026-03-01T10:00:00Z', { assignment: a, student: S1, score: i / 4 })));
+    await fold(t.store, courseScore('2026-03-01T11:00:00Z', { student: S1, current: 85.25, final: 80 }));
+    const dirs = { csv: tempDir('csv'), jsonl: tempDir('jsonl'), oneroster: tempDir('oneroster') };
+    const yaml = Object.entries(dirs)
+      .map(([format, dir]) => `- {id: ${format}, hourOfDay: 2, postedBy: Ada, format: ${format}, sink: "file:${dir}"}`)
+      .join('\n');
+    const sync = await engine(t.store, yaml, 'file:./unused');
+    const entries = Object.fromEntries(
+      await Promise.all(Object.keys(dirs).map(async (id) => [id, await sync.runSchedule(id, { by: 'Grace' })] as const)),
+    );
+    for (const e of Object.values(entries)) expect(e, e.error ?? '').toMatchObject({ status: 'succeeded', rows: 3001 });
+
+    const jsonl = readBatch(entries['jsonl']!.batch);
+    expect(jsonl.length).toBeGreaterThan(PIECE_BYTES);
+    const rows = jsonl
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => {
+        const o = JSON.parse(line) as FeedRow & { changed_at: string };
+        return { ...o, changed_at: Date.parse(o.changed_at) } as FeedRow;
+      });
+    expect(Buffer.from(encodeJsonl(rows)).toString('utf8')).toBe(jsonl);
+    expect(readBatch(entries['csv']!.batch)).toBe(Buffer.from(encodeCsv(rows)).toString('utf8'));
+    expect(Buffer.from(readFileSync(entries['oneroster']!.batch!)).equals(Buffer.from(zipOneRoster(oneRosterFiles(rows))))).toBe(true);
   });
 });
