@@ -132,11 +132,12 @@ function* initialRows(l: Layout, keys: number): Generator<[keyof typeof TABLE_CO
  * spread evenly over them (posted ones only, so each is a row to send), with `version`'s values.
  */
 function* changedRows(l: Layout, existing: number, added: number, updated: number, version: number, seq: bigint): Generator<[keyof typeof TABLE_COLUMNS, unknown[]]> {
+  // One key in every `stride`, from an offset that moves with the version.
   const stride = updated === 0 ? 1 : Math.max(1, Math.floor(existing / updated));
   let done = 0;
-  for (let n = version % stride; done < updated && n + 1 < existing; n += stride) {
+  for (let n = version % stride; done < updated && n < existing; n += stride) {
     let k = keyAt(l, n);
-    if (k.kind === 'assignment' && k.muted) k = keyAt(l, n + 1); // its neighbour is posted
+    if (k.kind === 'assignment' && k.muted) k = keyAt(l, n + 1 < existing ? n + 1 : n - 1); // a neighbour is posted
     done += 1;
     for (const row of rowsOf(k, version, (seq += 1n))) yield row;
   }
