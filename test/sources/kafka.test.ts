@@ -159,7 +159,7 @@ describe('KafkaSource through its client port', () => {
 
     // The second sub-batch fails (in a transaction of its own): the first stays committed, the rest
     // is fetched again from offset 2.
-    await source.stop();
+    await s.stop();
     await started({ subBatchSize: 2, maxFoldMessages: 2 });
     const apply = wrapped.apply.bind(wrapped);
     let n = 0;
