@@ -6,7 +6,7 @@ import { positiveInt, withEngine, type SyncCliOptions } from './sync-common.js';
 /**
  * `gradestream held [--schedule ID] [--reason R] [--limit N]`: rows with a pending change that is
  * not visible, with the reason (unposted, student_unmapped, course_unmapped) and since when. As of
- * each target's last run: a run re-examines every held row.
+ * each target's last run: a run examines every key whose record or mappings changed since the one before.
  */
 export async function heldCommand(opts: SyncCliOptions & { schedule?: string; reason?: string; limit?: string }, io: CliIo): Promise<number> {
   if (opts.reason !== undefined && !HELD_REASONS.includes(opts.reason as HeldReason)) {

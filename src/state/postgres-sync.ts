@@ -292,7 +292,7 @@ export class PostgresSyncStore implements SyncStore {
       const id = (await c.query('SELECT id FROM sync_targets WHERE target = $1', [target])).rows as Raw[];
       const values = { run: runId, target, target_id: id[0]?.['id'] ?? '-1', from, to, mark: queueMark };
       await c.query('DELETE FROM sync_view WHERE run_id = $1', [runId]);
-      // Few candidates (a quiet night: the held rows) are best found by key in the big ledger and
+      // Few candidates (a quiet night) are best found by key in the big ledger and
       // state; with the default cost of a random page (4, for spinning disks) the planner scans all of
       // them instead (3 s rather than 1.5 at 5,000,000 keys). Many candidates still get hash joins.
       await c.query('SET LOCAL random_page_cost = 1.1');

@@ -31,7 +31,11 @@ export function named(sql: string, casts: Record<string, string> = {}): { text: 
  *   decides whether they are visible);
  * - every record row of a student whose SIS id changed, and of a course whose SIS id or root account
  *   changed, in that range;
- * - the target's held rows and its resend queue up to @mark.
+ * - the target's resend queue up to @mark.
+ * Held rows are not candidates by themselves: a held row's decision depends only on its record, its
+ * mappings and its ledger entry, and a change to any of those (a grade posted, a SIS id arriving, a
+ * resend) makes it a candidate through the selects above. So a quiet night costs nothing however many
+ * grades stay unposted.
  * Change numbers are indexed; SQLite is told to start from them (CROSS JOIN fixes the loop order).
  */
 export function candidateSources(dialect: Dialect): string[] {
@@ -62,10 +66,7 @@ export function candidateSources(dialect: Dialect): string[] {
          ${join} course_overrides o ON o.course_id = m.course_id WHERE ${range('m')}`,
     );
   }
-  sources.push(
-    `SELECT record_type, k1, k2, k3 FROM sync_held WHERE target = @target`,
-    `SELECT record_type, k1, k2, k3 FROM sync_queue WHERE target = @target AND id <= @mark`,
-  );
+  sources.push(`SELECT record_type, k1, k2, k3 FROM sync_queue WHERE target = @target AND id <= @mark`);
   return sources;
 }
 

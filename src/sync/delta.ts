@@ -34,7 +34,7 @@ export interface DeltaOutput {
 export interface DeltaSummary {
   row_count: number;
   rows_by: RowsBy;
-  /** Held rows in scope after this run, by reason (every held row is a candidate of every run). */
+  /** Held rows in scope after this run, by reason (the held table, read once the run's holds are written). */
   held: HeldCounts;
 }
 
@@ -63,7 +63,6 @@ export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaO
         if (p.scope !== ALL_SCOPE && c.root_account_id !== p.scope) continue;
         const d = decide(c); // a candidate is its own key (it has SyncKey's fields)
         if (d.kind === 'hold') {
-          summary.held[d.reason] += 1;
           const h = c.held;
           if (h === null || h.reason !== d.reason || h.changed_at !== d.changed_at || h.root_account_id !== c.root_account_id) {
             holds.push({ key: c, reason: d.reason, course_id: d.course_id, root_account_id: c.root_account_id, changed_at: d.changed_at });
@@ -85,5 +84,7 @@ export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaO
   } finally {
     await store.dropCandidates(p.runId).catch(() => undefined);
   }
+  // Every page's holds and releases are written by now (out.page awaited them).
+  summary.held = await store.heldCounts(p.target, p.scope);
   return summary;
 }

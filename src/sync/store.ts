@@ -221,8 +221,8 @@ export interface SyncStore {
   // the delta
   /**
    * Fills the run's candidate view: every key whose SIS view may have changed — record rows changed
-   * in (from, to], the rows of students and courses whose mappings changed in that range, the
-   * target's held rows and its resend queue up to `queueMark` — once each, with everything its view
+   * in (from, to], the rows of students and courses whose mappings changed in that range, and the
+   * target's resend queue up to `queueMark` — once each, with everything its view
    * depends on (state, mappings, ledger, held row) as of now, numbered 1, 2, … in SPEC §6 file order
    * (set-based: one statement, sorted by the database).
    */

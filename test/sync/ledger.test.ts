@@ -84,6 +84,11 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
     expect(held[0]).toMatchObject({ root_account_id: ROOT_1, changed_at: '2026-03-01T10:00:00.000Z', target: `file:${outbox}` });
     expect(await sync.held({ reason: 'course_unmapped', limit: 100 })).toHaveLength(1);
 
+    // Nothing changed: held rows are not candidates by themselves, yet still counted and listed.
+    const quiet = await run(sync, 'nightly');
+    expect([quiet.rows, quiet.held]).toEqual([0, first.held]);
+    expect(await sync.held({ limit: 100 })).toEqual(held);
+
     // S2 gets its SIS id: its rows go out, except A3, which is still unposted.
     await fold(t.store, grade('2026-03-02T09:00:00Z', { assignment: A2, student: S2, studentSis: 'S-0002', score: 9, muted: true }));
     const second = await run(sync, 'nightly');
@@ -99,6 +104,8 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
       ['unposted', S2, A3],
       ['course_unmapped', S1, A2],
     ]);
+    const quietAgain = await run(sync, 'nightly');
+    expect([quietAgain.rows, quietAgain.held]).toEqual([0, second.held]);
   });
 
   it('resend: a course, an assignment or everything goes again; held rows stay held', async () => {
