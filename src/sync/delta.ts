@@ -1,6 +1,6 @@
 import type { BatchRow, HeldWrite, SyncStore } from './store.js';
 import { ALL_SCOPE } from './store.js';
-import { decide, zeroHeld, zeroRowsBy, type HeldCounts, type RowsBy, type SyncKey } from './view.js';
+import { decide, zeroRowsBy, type HeldCounts, type RowsBy, type SyncKey } from './view.js';
 
 /**
  * The delta engine (SPEC §3). The store gathers the candidates — keys whose view may have changed since
@@ -34,7 +34,10 @@ export interface DeltaOutput {
 export interface DeltaSummary {
   row_count: number;
   rows_by: RowsBy;
-  /** Held rows in scope after this run, by reason (the held table, read once the run's holds are written). */
+  /**
+   * Held rows in scope after this run, by reason: the held table as this run leaves it (or, for a dry
+   * run, would leave it): its counts before the run, with each hold and release the run writes.
+   */
   held: HeldCounts;
 }
 
@@ -42,7 +45,9 @@ export const DEFAULT_PAGE_SIZE = 1000;
 
 export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaOutput): Promise<DeltaSummary> {
   const pageSize = p.pageSize ?? DEFAULT_PAGE_SIZE;
-  const summary: DeltaSummary = { row_count: 0, rows_by: zeroRowsBy(), held: zeroHeld() };
+  // Held rows are candidates only when something they depend on changed: the others stay as counted here.
+  const summary: DeltaSummary = { row_count: 0, rows_by: zeroRowsBy(), held: await store.heldCounts(p.target, p.scope) };
+  const inScope = (rootAccountId: string | null): boolean => p.scope === ALL_SCOPE || rootAccountId === p.scope;
   await store.buildCandidates(p.runId, p.target, p.from, p.to, p.queueMark);
   try {
     let next = store.candidatePage(p.runId, 0, pageSize);
@@ -66,10 +71,15 @@ export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaO
           const h = c.held;
           if (h === null || h.reason !== d.reason || h.changed_at !== d.changed_at || h.root_account_id !== c.root_account_id) {
             holds.push({ key: c, reason: d.reason, course_id: d.course_id, root_account_id: c.root_account_id, changed_at: d.changed_at });
+            if (h !== null && inScope(h.root_account_id)) summary.held[h.reason] -= 1;
+            summary.held[d.reason] += 1; // c is in scope (above)
           }
           continue;
         }
-        if (c.held !== null) releases.push(c);
+        if (c.held !== null) {
+          releases.push(c);
+          if (inScope(c.held.root_account_id)) summary.held[c.held.reason] -= 1;
+        }
         if (d.kind === 'send') {
           rows.push({ key: c, digest: d.digest, row: d.row });
           summary.rows_by[d.row.record_type][d.row.op] += 1;
@@ -84,7 +94,5 @@ export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaO
   } finally {
     await store.dropCandidates(p.runId).catch(() => undefined);
   }
-  // Every page's holds and releases are written by now (out.page awaited them).
-  summary.held = await store.heldCounts(p.target, p.scope);
   return summary;
 }

@@ -69,6 +69,9 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
       courseScore('2026-03-01T11:00:00Z', { student: S2, current: 50, final: 40 }),
       override('2026-03-01T11:00:00Z', { student: S2, period: P1, score: 45 }),
     );
+    // A dry run writes no holds, yet reports what the run would leave held.
+    const dry = await sync.runSchedule('nightly', { by: 'ops', dryRun: true });
+    expect([dry.status, dry.held]).toEqual(['dry_run', { unposted: 1, student_unmapped: 4, course_unmapped: 1 }]);
     const first = await run(sync, 'nightly');
     expect(first.rows).toBe(0);
     expect(first.held).toEqual({ unposted: 1, student_unmapped: 4, course_unmapped: 1 });
@@ -91,6 +94,8 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
 
     // S2 gets its SIS id: its rows go out, except A3, which is still unposted.
     await fold(t.store, grade('2026-03-02T09:00:00Z', { assignment: A2, student: S2, studentSis: 'S-0002', score: 9, muted: true }));
+    const dryAgain = await sync.runSchedule('nightly', { by: 'ops', dryRun: true });
+    expect(dryAgain.held).toEqual({ unposted: 3, student_unmapped: 0, course_unmapped: 1 });
     const second = await run(sync, 'nightly');
     expect(brief(second)).toEqual([
       'assignment upsert MATH-101 S-0002 21070000000000355 2',
