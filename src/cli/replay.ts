@@ -20,7 +20,7 @@ export interface ReplayOptions {
 export const DEFAULT_BATCH_SIZE = 2_000;
 
 /** Lines in batches handed to the store and not yet folded: enough for the writer's largest transaction. */
-const IN_FLIGHT_LINES = 40_000;
+const IN_FLIGHT_LINES = 80_000;
 
 /**
  * `gradestream replay FILE...`: folds Canvas-format JSON Lines through the same pipeline as the live

@@ -64,39 +64,53 @@ function eventNameOf(text: string): string {
   }
 }
 
-export async function ingest(store: StateStore, messages: readonly Message[], options: IngestOptions = {}): Promise<IngestResult> {
-  const now = (options.now ?? Date.now)();
-  const counts = zeroCounts();
-  const outcomes: MessageOutcome[] = new Array<MessageOutcome>(messages.length);
-  const records: NormalisedEvent[] = [];
-  const recordAt: number[] = []; // message index of each record
-  const quarantine: QuarantineEntry[] = [];
-  const verdicts = messages.map((m) => m.verdict ?? intakeText(m.text));
-
-  verdicts.forEach((v, i) => {
-    const m = messages[i]!;
-    if (v.outcome === 'valid') {
-      records.push(v.record);
-      recordAt.push(i);
-    } else if (v.outcome === 'ignored') {
-      outcomes[i] = 'ignored';
-    } else {
-      outcomes[i] = 'quarantined';
-      quarantine.push({ source: m.source, position: m.position, reason: v.reason, detail: v.detail, raw: m.text, received_at: now });
+/**
+ * Not itself async: what it was given is not kept while the store works unless metrics need it
+ * afterwards (what lives across the wait outlives the young generation, and costs collections).
+ */
+export function ingest(store: StateStore, messages: readonly Message[], options: IngestOptions = {}): Promise<IngestResult> {
+  try {
+    const now = (options.now ?? Date.now)();
+    const verdicts = messages.map((m) => m.verdict ?? intakeText(m.text));
+    const outcomes: MessageOutcome[] = new Array<MessageOutcome>(messages.length);
+    const records: NormalisedEvent[] = [];
+    const recordAt: number[] = []; // message index of each record
+    const quarantine: QuarantineEntry[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const v = verdicts[i]!;
+      if (v.outcome === 'valid') {
+        records.push(v.record);
+        recordAt.push(i);
+      } else if (v.outcome === 'ignored') {
+        outcomes[i] = 'ignored';
+      } else {
+        const m = messages[i]!;
+        outcomes[i] = 'quarantined';
+        quarantine.push({ source: m.source, position: m.position, reason: v.reason, detail: v.detail, raw: m.text, received_at: now });
+      }
     }
-  });
-
-  if (records.length > 0 || quarantine.length > 0) {
-    const folded = await store.apply({ records, quarantine });
-    folded.forEach((o, j) => (outcomes[recordAt[j]!] = o));
+    const folded = records.length > 0 || quarantine.length > 0 ? store.apply({ records, quarantine }) : Promise.resolve([]);
+    const counted = options.metrics === undefined ? undefined : { metrics: options.metrics, messages, verdicts, now };
+    return settle(folded, outcomes, recordAt, counted);
+  } catch (err) {
+    return Promise.reject(err);
   }
+}
 
-  counts.received = messages.length;
+async function settle(
+  folded: Promise<readonly MessageOutcome[]>,
+  outcomes: MessageOutcome[],
+  recordAt: readonly number[],
+  counted: { metrics: IntakeMetrics; messages: readonly Message[]; verdicts: readonly Verdict[]; now: number } | undefined,
+): Promise<IngestResult> {
+  (await folded).forEach((o, j) => (outcomes[recordAt[j]!] = o));
+  const counts = zeroCounts();
+  counts.received = outcomes.length;
   for (const o of outcomes) counts[o] += 1;
 
   // Counted after the commit: a batch that failed and is redelivered is not counted twice.
-  const metrics = options.metrics;
-  if (metrics !== undefined) {
+  if (counted !== undefined) {
+    const { metrics, messages, verdicts, now } = counted;
     verdicts.forEach((v, i) => {
       const m = messages[i]!;
       const event =

@@ -40,9 +40,9 @@ export interface Plan {
 }
 
 /**
- * The version of each key's stored row before the batch (null: no row), per record table name. A
- * backend may also answer null for a key that only one record of the batch offered, when that record's
- * row was written: the outcome (applied) is the same.
+ * The version of each key's stored row before the batch, per record table name; a key that is absent
+ * (or null) had no row. A backend may also leave out a key that only one record of the batch offered,
+ * when that record's row was written: the outcome (applied) is the same.
  */
 export type Reference = Map<string, Map<string, Version | null>>;
 
@@ -142,9 +142,9 @@ export function plan(records: readonly NormalisedEvent[]): Plan {
 }
 
 /** Each record's outcome, folding the batch in input order on top of the reference versions. */
-export function outcomes(p: Plan, reference: Reference): Outcome[] {
+export function outcomes(records: Plan['records'], reference: Reference): Outcome[] {
   const latest = new Map<string, Version | null>();
-  return p.records.map(({ table, key, version }) => {
+  return records.map(({ table, key, version }) => {
     const slot = `${table.name}/${key}`;
     const current = latest.has(slot) ? latest.get(slot)! : (reference.get(table.name)?.get(key) ?? null);
     const order = current === null ? 1 : compareVersions(version, current);

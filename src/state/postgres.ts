@@ -145,7 +145,7 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
     for (let attempt = 1; ; attempt += 1) {
       try {
         const reference = await this.withClient((client) => this.transaction(client, p, batch.quarantine, redriven));
-        return outcomes(p, reference);
+        return outcomes(p.records, reference);
       } catch (err) {
         const code = ((err as { cause?: { code?: unknown } }).cause ?? err) as { code?: unknown };
         if (attempt < 5 && typeof code.code === 'string' && RETRY_IN_PLACE.has(code.code)) {

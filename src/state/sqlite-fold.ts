@@ -70,30 +70,78 @@ export function configure(db: Database.Database, inMemory: boolean): void {
 interface TableStatements {
   version: Database.Statement;
   upsert: Database.Statement;
+  /** With a steady column: sets it where the upsert found it changed. */
+  move?: Database.Statement;
 }
 
-/** What a writer needs of a batch: each table's winners (by table name, so that it crosses threads cheaply), quarantine, re-driven ids. */
+/**
+ * Indexed value columns that hardly ever change: an assignment's course. SQLite rewrites an index
+ * entry whenever its column is in an UPDATE's SET list, changed or not, which costs every update a
+ * page of that index; so the upsert leaves the column out and reports whether the stored value
+ * differs, and a second statement sets it then.
+ */
+const STEADY: Readonly<Record<string, string>> = { assignment_scores: 'course_id' };
+
+/**
+ * A row as the writer binds it: `[...key, ...values, instant, fp, seq]` in the table's column order,
+ * booleans as 1/0, the seq slot filled by the writer (then, for a table with a STEADY column, that
+ * column's value again). An array of scalars crosses to the writer thread
+ * cheaply and binds as it is, with no object per row on either side.
+ */
+export type BoundRow = (Value | bigint)[];
+
+/** One table's winners in one request, in key order, and which of them several records offered. */
+export interface TableRows {
+  name: string;
+  rows: BoundRow[];
+  /** Indexes into `rows` of the contested ones (see WriteRow.contested), ascending. */
+  contested: number[];
+}
+
+/** What a writer needs of a batch: each table's winners, quarantine, re-driven ids. */
 export interface WriteRequest {
-  writes: readonly { name: string; rows: readonly WriteRow[] }[];
+  writes: readonly TableRows[];
   quarantine: Batch['quarantine'];
   redriven: readonly string[];
 }
 
-export const writeRequest = (p: Plan, batch: Batch): WriteRequest => ({
-  writes: p.writes.map((w) => ({ name: w.table.name, rows: w.rows })),
-  quarantine: batch.quarantine,
-  redriven: batch.redriven ?? [],
-});
+const boundRow = (table: Table, r: WriteRow): BoundRow => {
+  const row: BoundRow = [...r.key];
+  r.values.forEach((v, i) => row.push(param(table.values[i]!.type, v) as Value));
+  row.push(r.instant, r.fp, 0n);
+  const steady = STEADY[table.name];
+  if (steady !== undefined) row.push(r.values[table.values.findIndex((c) => c.name === steady)]!); // for the upsert's RETURNING
+  return row;
+};
+
+/** Rows in their table's primary-key order (near enough: the -1 of "no grading period" sorts among two-digit ids). */
+function byKey(a: WriteRow, b: WriteRow): number {
+  for (let i = 0; i < a.key.length; i++) {
+    const order = compareIds(a.key[i]!, b.key[i]!);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+/**
+ * Encodes a planned batch for the writer, on the caller's thread (which otherwise waits on the
+ * writer): rows sorted by key, so that neighbouring rows share the B-tree pages the previous one
+ * brought in.
+ */
+export function writeRequest(p: Plan, batch: Batch): WriteRequest {
+  return {
+    writes: p.writes.map(({ table, rows }) => {
+      const sorted = [...rows].sort(byKey);
+      const contested: number[] = [];
+      sorted.forEach((r, i) => r.contested === true && contested.push(i));
+      return { name: table.name, rows: sorted.map((r) => boundRow(table, r)), contested };
+    }),
+    quarantine: batch.quarantine,
+    redriven: batch.redriven ?? [],
+  };
+}
 
 export type WriteBatch = (requests: readonly WriteRequest[]) => Reference[];
-
-/** A key's rows offered by the requests of one transaction, in request order (`by`: the request of each). */
-interface Offer {
-  key: string;
-  row: WriteRow;
-  by: number[];
-  rows: WriteRow[];
-}
 
 /**
  * Prepares the fold's statements on `db` and returns the batch writer, to call inside a transaction
@@ -109,66 +157,45 @@ export function foldWriter(db: Database.Database): WriteBatch {
   );
   const deleteQuarantine = db.prepare(`DELETE FROM quarantine WHERE id = ?`);
   const statements = new Map<string, TableStatements>(TABLES.map((t) => [t.name, prepareTable(db, t)]));
+  const tables = new Map(TABLES.map((t) => [t.name, t]));
 
   /**
-   * Folds several requests in one transaction, as if one after the other: each key is written once,
-   * with the greatest version of all, and each request is answered with the versions it would have
-   * met (the stored one, then the winners of the requests before it).
+   * Folds several requests in one transaction, one after the other, each as if alone: every row is
+   * written where it beats the stored version (which may be a winner of a request before it), and
+   * each request is answered with the versions it met where that decides an outcome (see Reference).
    */
   const write = (requests: readonly WriteRequest[]): Reference[] => {
     let next = (getSeq.get() as Raw)['value'] as bigint;
-    const references: Reference[] = requests.map(() => new Map());
-    const versionsOf = (j: number, table: string): Map<string, Version | null> => {
-      let versions = references[j]!.get(table);
-      if (versions === undefined) references[j]!.set(table, (versions = new Map()));
-      return versions;
-    };
-    for (const table of TABLES) {
-      const offers = new Map<string, Offer>();
-      requests.forEach(({ writes }, j) => {
-        for (const row of writes.find((w) => w.name === table.name)?.rows ?? []) {
-          const key = keyString(row.key);
-          const held = offers.get(key);
-          if (held === undefined) offers.set(key, { key, row, by: [j], rows: [row] });
-          else {
-            held.by.push(j);
-            held.rows.push(row);
+    const references = requests.map((): Reference => new Map());
+    requests.forEach(({ writes }, j) => {
+      for (const { name, rows, contested } of writes) {
+        const table = tables.get(name)!;
+        const { version, upsert, move } = statements.get(name)!;
+        const keyLength = table.key.length;
+        const seqAt = keyLength + table.values.length + 2;
+        // Records' versions only: a mapping's decides no outcome.
+        let met: Map<string, Version> | undefined;
+        const note = (row: BoundRow, stored: unknown[] | undefined) => {
+          if (stored === undefined || table.seqOnValueChangeOnly) return;
+          if (met === undefined) references[j]!.set(name, (met = new Map()));
+          met.set(keyString(row.slice(0, keyLength) as string[]), { instant: Number(stored[0]), fp: stored[1] as string });
+        };
+        let c = 0;
+        rows.forEach((row, i) => {
+          const isContested = contested[c] === i;
+          // Several records offered this key: their outcomes are told against the version stored before.
+          if (isContested) {
+            c += 1;
+            note(row, version.get(row.slice(0, keyLength)) as unknown[] | undefined);
           }
-        }
-      });
-      if (offers.size === 0) continue;
-      const { version, upsert } = statements.get(table.name)!;
-      // In key order: neighbouring rows share B-tree pages, which the previous row just brought in.
-      for (const offer of [...offers.values()].sort(byKey)) {
-        const { key, row } = offer;
-        if (offer.rows.length === 1 && !table.seqOnValueChangeOnly && row.contested !== true) {
-          // Written first, read only if it lost: most rows are new or newer, and the one record that
-          // offered this row is then simply applied (see Reference).
-          const values = row.values.map((v, i) => param(table.values[i]!.type, v));
-          if (upsert.run(...row.key, ...values, row.instant, row.fp, next + 1n).changes > 0) {
-            next += 1n;
-            versionsOf(offer.by[0]!, table.name).set(key, null);
-          } else {
-            const stored = version.get(...row.key) as unknown[];
-            versionsOf(offer.by[0]!, table.name).set(key, { instant: Number(stored[0]), fp: stored[1] as string });
-          }
-          continue;
-        }
-        const stored = version.get(...row.key) as unknown[] | undefined;
-        const prior: Version | null = stored === undefined ? null : { instant: Number(stored[0]), fp: stored[1] as string };
-        let current: Version | null = prior;
-        let winner: WriteRow | undefined;
-        offer.rows.forEach((r, i) => {
-          versionsOf(offer.by[i]!, table.name).set(key, current);
-          if (current === null || compareVersions(r, current) > 0) current = winner = r;
+          row[seqAt] = next + 1n;
+          // Written first, read only if it lost: most rows are new or newer (see Reference).
+          const written = move === undefined ? upsert.run(row).changes > 0 : moved(upsert.get(row), move, row, keyLength, seqAt);
+          if (written) next += 1n;
+          else if (!isContested) note(row, version.get(row.slice(0, keyLength)) as unknown[]);
         });
-        if (winner === undefined) continue;
-        const keepSeq = stored !== undefined && table.seqOnValueChangeOnly && sameValues(table, stored, winner);
-        const rowSeq = keepSeq ? (stored[2] as bigint) : (next += 1n);
-        const values = winner.values.map((v, i) => param(table.values[i]!.type, v));
-        upsert.run(...winner.key, ...values, winner.instant, winner.fp, rowSeq);
       }
-    }
+    });
     setSeq.run(next);
     for (const { quarantine, redriven } of requests) {
       for (const q of quarantine) {
@@ -181,40 +208,41 @@ export function foldWriter(db: Database.Database): WriteBatch {
   return write;
 }
 
+/**
+ * Whether the upsert of a table with a STEADY column wrote (`changed`: its RETURNING, undefined if
+ * not), after setting that column where it differs.
+ */
+function moved(changed: unknown, move: Database.Statement, row: BoundRow, keyLength: number, seqAt: number): boolean {
+  if (changed === undefined) return false;
+  if (changed === 1n) move.run(row[seqAt + 1], ...row.slice(0, keyLength));
+  return true;
+}
+
 function prepareTable(db: Database.Database, table: Table): TableStatements {
   const keys = table.key.map((c) => c.name);
-  const cols = [...keys, ...table.values.map((c) => c.name), 'instant', 'fp', 'seq'];
+  const values = table.values.map((c) => c.name);
+  const cols = [...keys, ...values, 'instant', 'fp', 'seq'];
   const t = table.name;
+  // A mapping keeps its change number when taught the value it holds (see Table.seqOnValueChangeOnly).
+  const seq = table.seqOnValueChangeOnly
+    ? `CASE WHEN ${values.map((v) => `${t}.${v} IS excluded.${v}`).join(' AND ')} THEN ${t}.seq ELSE excluded.seq END`
+    : 'excluded.seq';
+  const steady = STEADY[t];
+  const whereKey = keys.map((k) => `${k} = ?`).join(' AND ');
+  const upsert = db.prepare(
+    // The WHERE is the fold's rule: the table never goes back in time.
+    `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
+     ON CONFLICT (${keys.join(', ')}) DO UPDATE SET
+       ${[...values.filter((v) => v !== steady), 'instant', 'fp'].map((c) => `${c} = excluded.${c}`).join(', ')}, seq = ${seq}
+     WHERE (excluded.instant, excluded.fp) > (${t}.instant, ${t}.fp)
+     ${steady === undefined ? '' : `RETURNING ${steady} IS NOT CAST(? AS INTEGER)`}`,
+  );
   return {
-    // Only what the fold compares: the version, the change number, and (for mappings) the values.
-    version: db
-      .prepare(
-        `SELECT instant, fp, seq${table.seqOnValueChangeOnly ? table.values.map((c) => `, ${c.name}`).join('') : ''}
-         FROM ${t} WHERE ${keys.map((k) => `${k} = ?`).join(' AND ')}`,
-      )
-      .raw(true),
-    // The WHERE repeats the rule the loop already applied: the table never goes back in time.
-    upsert: db.prepare(
-      `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
-       ON CONFLICT (${keys.join(', ')}) DO UPDATE SET
-         ${cols.filter((c) => !keys.includes(c)).map((c) => `${c} = excluded.${c}`).join(', ')}
-       WHERE (excluded.instant, excluded.fp) > (${t}.instant, ${t}.fp)`,
-    ),
+    // Only what the fold compares: the version.
+    version: db.prepare(`SELECT instant, fp FROM ${t} WHERE ${whereKey}`).raw(true),
+    upsert: steady === undefined ? upsert : upsert.pluck(),
+    ...(steady === undefined ? {} : { move: db.prepare(`UPDATE ${t} SET ${steady} = ? WHERE ${whereKey}`) }),
   };
-}
-
-/** Whether a stored row (instant, fp, seq, then the values, as selected by `version`) holds the row's values. */
-function sameValues(table: Table, stored: unknown[], row: WriteRow): boolean {
-  return table.values.every((c, i) => read(c.type, stored[3 + i]) === row.values[i]);
-}
-
-/** Rows in their table's primary-key order (near enough: the -1 of "no grading period" sorts among two-digit ids). */
-function byKey({ row: a }: Offer, { row: b }: Offer): number {
-  for (let i = 0; i < a.key.length; i++) {
-    const order = compareIds(a.key[i]!, b.key[i]!);
-    if (order !== 0) return order;
-  }
-  return 0;
 }
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -26,7 +26,7 @@ export interface WorkerData {
 }
 
 /** Rows (winners written) above which a transaction stops taking queued requests. */
-const GROUP_ROWS = 40_000;
+const GROUP_ROWS = 80_000;
 
 const { path, port } = workerData as WorkerData;
 const db = new Database(path, { fileMustExist: true });

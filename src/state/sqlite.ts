@@ -39,10 +39,17 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     this.getSeq = db.prepare(`SELECT value FROM meta WHERE name = 'change_seq'`);
   }
 
-  async apply(batch: Batch): Promise<Outcome[]> {
-    // Planned here, written by the writer (a worker thread for a file) while this thread goes on.
-    const p = plan(batch.records);
-    return outcomes(p, await this.writer.write(writeRequest(p, batch)));
+  apply(batch: Batch): Promise<Outcome[]> {
+    // Planned here, written by the writer (a worker thread for a file) while this thread goes on. Not
+    // async: only the records' keys and versions are kept while the writer works, not the batch or the
+    // rows it was sent (what lives across the wait outlives the young generation, and costs collections).
+    try {
+      const p = plan(batch.records);
+      const planned = p.records;
+      return this.writer.write(writeRequest(p, batch)).then((reference) => outcomes(planned, reference));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async select(table: Table, filter: Record<string, string>): Promise<StoredRow[]> {

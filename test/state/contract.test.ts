@@ -39,6 +39,23 @@ describe.each(backends)('state store contract ($name)', (backend) => {
     ]);
   });
 
+  it("keeps the latest event's course on an assignment row, and finds the row by it", async () => {
+    // The SQLite fold writes an assignment's course apart from its other values (it hardly changes).
+    const inCourse = (at: string, course: string | null, score = 1): NormalisedEvent => ({ ...record(gradeChange(at, { score })), course_id: course });
+    expect(await apply(inCourse('2020-01-01T00:00:00Z', '21070000000000101'))).toEqual(['applied']);
+    expect(await apply(inCourse('2020-01-02T00:00:00Z', '21070000000000102', 3), inCourse('2019-12-31T00:00:00Z', '21070000000000103'))).toEqual([
+      'applied',
+      'stale',
+    ]);
+    expect((await assignment()).map((a) => [a.course_id, a.score])).toEqual([['21070000000000102', 3]]);
+    expect((await t.store.inspect(IDS.gcStudent, '21070000000000102')).assignment_scores).toHaveLength(1);
+    expect((await t.store.inspect(IDS.gcStudent, '21070000000000101')).assignment_scores).toHaveLength(0);
+    expect(await apply(inCourse('2020-01-03T00:00:00Z', null))).toEqual(['applied']);
+    expect((await assignment())[0]?.course_id).toBe(null);
+    expect(await apply(inCourse('2020-01-04T00:00:00Z', null, 4))).toEqual(['applied']);
+    expect((await assignment()).map((a) => [a.course_id, a.score])).toEqual([[null, 4]]);
+  });
+
   it('orders by the UTC instant, never by the timestamp text', async () => {
     // 10:00+02:00 is 08:00Z: earlier than 09:00Z although its text sorts later.
     const early = record(gradeChange('2020-01-01T10:00:00+02:00', { score: 1 }));
