@@ -110,9 +110,9 @@ async function naive(file: string, path: string, skip: number, limit: number): P
       const vals = t.values.map((c) => c.name);
       const where = keys.map((k) => `${k} = ?`).join(' AND ');
       s = {
-        get: db.prepare(`SELECT instant, fp, seq FROM ${t.name} WHERE ${where}`),
-        insert: db.prepare(`INSERT INTO ${t.name} (${[...keys, ...vals, 'instant', 'fp', 'seq'].join(', ')}) VALUES (${[...keys, ...vals, 'instant', 'fp', 'seq'].map(() => '?').join(', ')})`),
-        update: db.prepare(`UPDATE ${t.name} SET ${[...vals, 'instant', 'fp', 'seq'].map((c) => `${c} = ?`).join(', ')} WHERE ${where}`),
+        get: db.prepare(`SELECT instant, lower(hex(fp)) AS fp, seq FROM ${t.name} WHERE ${where}`), // fingerprints are stored as bytes
+        insert: db.prepare(`INSERT INTO ${t.name} (${[...keys, ...vals, 'instant', 'fp', 'seq'].join(', ')}) VALUES (${[...keys, ...vals, 'instant', 'fp', 'seq'].map((c) => (c === 'fp' ? 'unhex(?)' : '?')).join(', ')})`),
+        update: db.prepare(`UPDATE ${t.name} SET ${[...vals, 'instant', 'fp', 'seq'].map((c) => `${c} = ${c === 'fp' ? 'unhex(?)' : '?'}`).join(', ')} WHERE ${where}`),
       };
       statements.set(t, s);
     }

@@ -68,7 +68,7 @@ const instantOf = (n: number, version: number): bigint => BigInt(T0 + version * 
 function rowsOf(k: BenchKey, version: number, seq: bigint): [keyof typeof TABLE_COLUMNS, unknown[]][] {
   const score = scoreOf(k.n, version);
   const instant = instantOf(k.n, version);
-  const fp = `bench-${version}`;
+  const fp = version.toString(16).padStart(64, '0'); // a fingerprint's form: 64 hex digits
   switch (k.kind) {
     case 'assignment':
       return [
@@ -113,16 +113,18 @@ const KEY_COLUMNS: Record<keyof typeof TABLE_COLUMNS, number> = {
   course_root_accounts: 1,
 };
 
+const FP0 = '0'.repeat(64);
+
 /** Every mapping row, then the rows of keys [0, keys). */
 function* initialRows(l: Layout, keys: number): Generator<[keyof typeof TABLE_COLUMNS, unknown[]]> {
   let seq = 0n;
   for (let s = 0; s < l.students; s++) {
-    yield ['student_sis_ids', [STUDENT_BASE + BigInt(s), `S${String(s).padStart(7, '0')}`, BigInt(T0), 'bench-0', (seq += 1n)]];
+    yield ['student_sis_ids', [STUDENT_BASE + BigInt(s), `S${String(s).padStart(7, '0')}`, BigInt(T0), FP0, (seq += 1n)]];
   }
   for (let c = 0; c < l.courses; c++) {
     const course = COURSE_BASE + BigInt(c);
-    yield ['course_sis_ids', [course, `C-${String(c).padStart(6, '0')}.2026`, BigInt(T0), 'bench-0', (seq += 1n)]];
-    yield ['course_root_accounts', [course, ROOT, BigInt(T0), 'bench-0', (seq += 1n)]];
+    yield ['course_sis_ids', [course, `C-${String(c).padStart(6, '0')}.2026`, BigInt(T0), FP0, (seq += 1n)]];
+    yield ['course_root_accounts', [course, ROOT, BigInt(T0), FP0, (seq += 1n)]];
   }
   for (let n = 0; n < keys; n++) for (const row of rowsOf(keyAt(l, n), 0, (seq += 1n))) yield row;
 }
@@ -173,7 +175,7 @@ async function sqliteWriter(path: string): Promise<StateWriter> {
   const stmt = (table: keyof typeof TABLE_COLUMNS) => {
     let s = statements.get(table);
     if (s === undefined) {
-      const values = `VALUES (${TABLE_COLUMNS[table].map(() => '?').join(', ')})`;
+      const values = `VALUES (${TABLE_COLUMNS[table].map((c) => (c === 'fp' ? 'unhex(?)' : '?')).join(', ')})`; // SQLite stores the fingerprint's bytes
       statements.set(table, (s = db.prepare(upsertSql(table, values))));
     }
     return s;

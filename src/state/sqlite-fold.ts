@@ -231,15 +231,15 @@ function prepareTable(db: Database.Database, table: Table): TableStatements {
   const whereKey = keys.map((k) => `${k} = ?`).join(' AND ');
   const upsert = db.prepare(
     // The WHERE is the fold's rule: the table never goes back in time.
-    `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
+    `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map((c) => (c === 'fp' ? 'unhex(?)' : '?')).join(', ')})
      ON CONFLICT (${keys.join(', ')}) DO UPDATE SET
        ${[...values.filter((v) => v !== steady), 'instant', 'fp'].map((c) => `${c} = excluded.${c}`).join(', ')}, seq = ${seq}
      WHERE (excluded.instant, excluded.fp) > (${t}.instant, ${t}.fp)
      ${steady === undefined ? '' : `RETURNING ${steady} IS NOT CAST(? AS INTEGER)`}`,
   );
   return {
-    // Only what the fold compares: the version.
-    version: db.prepare(`SELECT instant, fp FROM ${t} WHERE ${whereKey}`).raw(true),
+    // Only what the fold compares: the version. (The fingerprint is stored as its 32 bytes, bound and read as hex.)
+    version: db.prepare(`SELECT instant, lower(hex(fp)) FROM ${t} WHERE ${whereKey}`).raw(true),
     upsert: steady === undefined ? upsert : upsert.pluck(),
     ...(steady === undefined ? {} : { move: db.prepare(`UPDATE ${t} SET ${steady} = ? WHERE ${whereKey}`) }),
   };

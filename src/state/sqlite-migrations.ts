@@ -355,4 +355,113 @@ CREATE TABLE sync_batch_chunks (
 ) STRICT;
 `,
   },
+  {
+    version: 4,
+    name: 'state: fingerprints stored as 32 bytes',
+    // The fingerprint (sha256 of the record) was stored as 64 hex digits: a fifth of an assignment
+    // score's row. As bytes, rows are smaller, so a fold's transaction dirties, and its commit writes,
+    // fewer pages. Byte order is the order of the lowercase hex digits, so the fold's rule is unchanged.
+    // Each state table is rebuilt with its indexes.
+    sql: `
+CREATE TABLE assignment_scores_v4 (
+  assignment_id INTEGER NOT NULL,
+  student_id INTEGER NOT NULL,
+  course_id INTEGER,
+  submission_id INTEGER,
+  score REAL,
+  grade TEXT,
+  points_possible REAL,
+  grading_complete INTEGER,
+  muted INTEGER NOT NULL,
+  grader_id INTEGER,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (assignment_id, student_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO assignment_scores_v4 (assignment_id, student_id, course_id, submission_id, score, grade, points_possible, grading_complete, muted, grader_id, instant, fp, seq)
+  SELECT assignment_id, student_id, course_id, submission_id, score, grade, points_possible, grading_complete, muted, grader_id, instant, unhex(fp), seq FROM assignment_scores;
+DROP TABLE assignment_scores;
+ALTER TABLE assignment_scores_v4 RENAME TO assignment_scores;
+CREATE INDEX assignment_scores_student ON assignment_scores (student_id, assignment_id);
+CREATE INDEX assignment_scores_seq ON assignment_scores (seq);
+CREATE INDEX assignment_scores_course ON assignment_scores (course_id);
+
+CREATE TABLE course_scores_v4 (
+  course_id INTEGER NOT NULL,
+  student_id INTEGER NOT NULL,
+  current_score REAL,
+  final_score REAL,
+  unposted_current_score REAL,
+  unposted_final_score REAL,
+  workflow_state TEXT NOT NULL,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (course_id, student_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO course_scores_v4 (course_id, student_id, current_score, final_score, unposted_current_score, unposted_final_score, workflow_state, instant, fp, seq)
+  SELECT course_id, student_id, current_score, final_score, unposted_current_score, unposted_final_score, workflow_state, instant, unhex(fp), seq FROM course_scores;
+DROP TABLE course_scores;
+ALTER TABLE course_scores_v4 RENAME TO course_scores;
+CREATE INDEX course_scores_student ON course_scores (student_id, course_id);
+CREATE INDEX course_scores_seq ON course_scores (seq);
+
+CREATE TABLE course_overrides_v4 (
+  course_id INTEGER NOT NULL,
+  student_id INTEGER NOT NULL,
+  grading_period_id INTEGER NOT NULL, -- -1: no grading period
+  override_score REAL,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (course_id, student_id, grading_period_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO course_overrides_v4 (course_id, student_id, grading_period_id, override_score, instant, fp, seq)
+  SELECT course_id, student_id, grading_period_id, override_score, instant, unhex(fp), seq FROM course_overrides;
+DROP TABLE course_overrides;
+ALTER TABLE course_overrides_v4 RENAME TO course_overrides;
+CREATE INDEX course_overrides_student ON course_overrides (student_id, course_id);
+CREATE INDEX course_overrides_seq ON course_overrides (seq);
+
+CREATE TABLE student_sis_ids_v4 (
+  student_id INTEGER PRIMARY KEY,
+  student_sis_id TEXT NOT NULL,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO student_sis_ids_v4 (student_id, student_sis_id, instant, fp, seq)
+  SELECT student_id, student_sis_id, instant, unhex(fp), seq FROM student_sis_ids;
+DROP TABLE student_sis_ids;
+ALTER TABLE student_sis_ids_v4 RENAME TO student_sis_ids;
+CREATE INDEX student_sis_ids_seq ON student_sis_ids (seq);
+
+CREATE TABLE course_sis_ids_v4 (
+  course_id INTEGER PRIMARY KEY,
+  course_sis_id TEXT NOT NULL,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO course_sis_ids_v4 (course_id, course_sis_id, instant, fp, seq)
+  SELECT course_id, course_sis_id, instant, unhex(fp), seq FROM course_sis_ids;
+DROP TABLE course_sis_ids;
+ALTER TABLE course_sis_ids_v4 RENAME TO course_sis_ids;
+CREATE INDEX course_sis_ids_seq ON course_sis_ids (seq);
+
+CREATE TABLE course_root_accounts_v4 (
+  course_id INTEGER PRIMARY KEY,
+  root_account_id INTEGER NOT NULL,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO course_root_accounts_v4 (course_id, root_account_id, instant, fp, seq)
+  SELECT course_id, root_account_id, instant, unhex(fp), seq FROM course_root_accounts;
+DROP TABLE course_root_accounts;
+ALTER TABLE course_root_accounts_v4 RENAME TO course_root_accounts;
+CREATE INDEX course_root_accounts_seq ON course_root_accounts (seq);
+`,
+  },
 ];

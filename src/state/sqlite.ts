@@ -21,7 +21,7 @@ type Raw = Record<string, unknown>;
 function toStoredRow(table: Table, raw: Raw): StoredRow {
   const row: Record<string, Value> = {};
   for (const c of [...table.key, ...table.values]) row[c.name] = read(c.type, raw[c.name]);
-  return { ...row, instant: Number(raw['instant']), fp: raw['fp'] as string, seq: String(raw['seq']) };
+  return { ...row, instant: Number(raw['instant']), fp: (raw['fp'] as Buffer).toString('hex'), seq: String(raw['seq']) };
 }
 
 class SqliteStore implements StateStore, RowReader, HasConnection {

@@ -41,7 +41,11 @@ describe.each(backends)('state store contract ($name)', (backend) => {
 
   it("keeps the latest event's course on an assignment row, and finds the row by it", async () => {
     // The SQLite fold writes an assignment's course apart from its other values (it hardly changes).
-    const inCourse = (at: string, course: string | null, score = 1): NormalisedEvent => ({ ...record(gradeChange(at, { score })), course_id: course });
+    const inCourse = (at: string, course: string | null, score = 1): NormalisedEvent => {
+      const r = record(gradeChange(at, { score }));
+      if (r.kind !== 'grade_change') throw new Error('expected a grade_change');
+      return { ...r, course_id: course };
+    };
     expect(await apply(inCourse('2020-01-01T00:00:00Z', '21070000000000101'))).toEqual(['applied']);
     expect(await apply(inCourse('2020-01-02T00:00:00Z', '21070000000000102', 3), inCourse('2019-12-31T00:00:00Z', '21070000000000103'))).toEqual([
       'applied',
