@@ -85,8 +85,8 @@ const STEADY: Readonly<Record<string, string>> = { assignment_scores: 'course_id
 /**
  * A row as the writer binds it: `[...key, ...values, instant, fp, seq]` in the table's column order,
  * booleans as 1/0, the seq slot filled by the writer (then, for a table with a STEADY column, that
- * column's value again). An array of scalars crosses to the writer thread
- * cheaply and binds as it is, with no object per row on either side.
+ * column's value again). An array of scalars crosses to the writer thread cheaply and binds as it is,
+ * with no object per row on either side.
  */
 export type BoundRow = (Value | bigint)[];
 
