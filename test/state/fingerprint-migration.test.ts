@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { intakeText, type NormalisedEvent } from '../../src/intake/index.js';
-import { SQLITE_MIGRATIONS } from '../../src/state/sqlite-migrations.js';
 import { openStore } from '../../src/state/store.js';
 import { TABLES } from '../../src/state/tables.js';
 import { eventLines } from '../support/grades.js';
+import { sqliteAtVersion } from '../support/sqlite-versions.js';
 
 /**
  * Migration 4 (SQLite): fingerprints stored as their 32 bytes instead of 64 hex digits. A store folded
@@ -43,12 +43,7 @@ describe('migration 4 (fingerprints as bytes)', () => {
 
     // The same rows in a version-3 store: fingerprints as hex text.
     const oldPath = join(dir, 'v3.db');
-    const db = new Database(oldPath);
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
-    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 3)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
-    }
+    const db = sqliteAtVersion(oldPath, 3);
     db.exec(`ATTACH DATABASE '${join(dir, 'current.db')}' AS cur`);
     for (const t of TABLES) {
       const cols = [...t.key, ...t.values].map((c) => c.name);

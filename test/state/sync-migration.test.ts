@@ -5,9 +5,9 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { POSTGRES_MIGRATIONS } from '../../src/state/postgres-migrations.js';
-import { SQLITE_MIGRATIONS } from '../../src/state/sqlite-migrations.js';
 import { openStore } from '../../src/state/store.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { sqliteAtVersion } from '../support/sqlite-versions.js';
 
 /**
  * Migration 3 on a store that synced under migration 2: the ledger keeps every entry (its target now
@@ -50,12 +50,7 @@ describe('migration 3 (sync storage)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gradestream-migration-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'state.db');
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
-    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 2)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
-    }
+    const db = sqliteAtVersion(path, 2);
     db.exec(V2_ROWS);
     db.close();
 
