@@ -8,6 +8,7 @@ import { compareVersions } from '../src/state/fingerprint.js';
 import { plan } from '../src/state/fold.js';
 import { ingest, type Message } from '../src/sources/ingest.js';
 import { openStore } from '../src/state/store.js';
+import { slot } from '../src/state/sqlite-fold.js';
 import type { Table, Value } from '../src/state/tables.js';
 
 /**
@@ -111,8 +112,8 @@ async function naive(file: string, path: string, skip: number, limit: number): P
       const where = keys.map((k) => `${k} = ?`).join(' AND ');
       s = {
         get: db.prepare(`SELECT instant, lower(hex(fp)) AS fp, seq FROM ${t.name} WHERE ${where}`), // fingerprints are stored as bytes
-        insert: db.prepare(`INSERT INTO ${t.name} (${[...keys, ...vals, 'instant', 'fp', 'seq'].join(', ')}) VALUES (${[...keys, ...vals, 'instant', 'fp', 'seq'].map((c) => (c === 'fp' ? 'unhex(?)' : '?')).join(', ')})`),
-        update: db.prepare(`UPDATE ${t.name} SET ${[...vals, 'instant', 'fp', 'seq'].map((c) => `${c} = ${c === 'fp' ? 'unhex(?)' : '?'}`).join(', ')} WHERE ${where}`),
+        insert: db.prepare(`INSERT INTO ${t.name} (${[...keys, ...vals, 'instant', 'fp', 'seq'].join(', ')}) VALUES (${[...keys, ...vals, 'instant', 'fp', 'seq'].map(slot).join(', ')})`),
+        update: db.prepare(`UPDATE ${t.name} SET ${[...vals, 'instant', 'fp', 'seq'].map((c) => `${c} = ${slot(c)}`).join(', ')} WHERE ${where}`),
       };
       statements.set(t, s);
     }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore } from '../src/state/store.js';
+import { slot } from '../src/state/sqlite-fold.js';
 
 /**
  * A synthetic compacted state for the sync benchmark, written straight into the state tables (folding
@@ -175,7 +176,7 @@ async function sqliteWriter(path: string): Promise<StateWriter> {
   const stmt = (table: keyof typeof TABLE_COLUMNS) => {
     let s = statements.get(table);
     if (s === undefined) {
-      const values = `VALUES (${TABLE_COLUMNS[table].map((c) => (c === 'fp' ? 'unhex(?)' : '?')).join(', ')})`; // SQLite stores the fingerprint's bytes
+      const values = `VALUES (${TABLE_COLUMNS[table].map(slot).join(', ')})`;
       statements.set(table, (s = db.prepare(upsertSql(table, values))));
     }
     return s;

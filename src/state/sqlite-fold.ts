@@ -105,14 +105,19 @@ export interface WriteRequest {
   redriven: readonly string[];
 }
 
-const boundRow = (table: Table, r: WriteRow): BoundRow => {
+/** Where a table's STEADY column is among its values, or -1. */
+const steadyAt = (table: Table): number => table.values.findIndex((c) => c.name === STEADY[table.name]);
+
+const boundRow = (table: Table, steady: number, r: WriteRow): BoundRow => {
   const row: BoundRow = [...r.key];
   r.values.forEach((v, i) => row.push(param(table.values[i]!.type, v) as Value));
   row.push(r.instant, r.fp, 0n);
-  const steady = STEADY[table.name];
-  if (steady !== undefined) row.push(r.values[table.values.findIndex((c) => c.name === steady)]!); // for the upsert's RETURNING
+  if (steady >= 0) row.push(r.values[steady]!); // for the upsert's RETURNING
   return row;
 };
+
+/** The placeholder of a column in the state tables' INSERTs: SQLite stores a fingerprint's 32 bytes, bound as hex. */
+export const slot = (column: string): string => (column === 'fp' ? 'unhex(?)' : '?');
 
 /** Rows in their table's primary-key order (near enough: the -1 of "no grading period" sorts among two-digit ids). */
 function byKey(a: WriteRow, b: WriteRow): number {
@@ -134,7 +139,8 @@ export function writeRequest(p: Plan, batch: Batch): WriteRequest {
       const sorted = [...rows].sort(byKey);
       const contested: number[] = [];
       sorted.forEach((r, i) => r.contested === true && contested.push(i));
-      return { name: table.name, rows: sorted.map((r) => boundRow(table, r)), contested };
+      const steady = steadyAt(table);
+      return { name: table.name, rows: sorted.map((r) => boundRow(table, steady, r)), contested };
     }),
     quarantine: batch.quarantine,
     redriven: batch.redriven ?? [],
@@ -231,7 +237,7 @@ function prepareTable(db: Database.Database, table: Table): TableStatements {
   const whereKey = keys.map((k) => `${k} = ?`).join(' AND ');
   const upsert = db.prepare(
     // The WHERE is the fold's rule: the table never goes back in time.
-    `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map((c) => (c === 'fp' ? 'unhex(?)' : '?')).join(', ')})
+    `INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(slot).join(', ')})
      ON CONFLICT (${keys.join(', ')}) DO UPDATE SET
        ${[...values.filter((v) => v !== steady), 'instant', 'fp'].map((c) => `${c} = excluded.${c}`).join(', ')}, seq = ${seq}
      WHERE (excluded.instant, excluded.fp) > (${t}.instant, ${t}.fp)

@@ -65,7 +65,7 @@ export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaO
       const releases: SyncKey[] = [];
       for (const c of candidates) {
         // A schedule with rootAccountId covers only rows of courses in that root account (SPEC §4).
-        if (p.scope !== ALL_SCOPE && c.root_account_id !== p.scope) continue;
+        if (!inScope(c.root_account_id)) continue;
         const d = decide(c); // a candidate is its own key (it has SyncKey's fields)
         if (d.kind === 'hold') {
           const h = c.held;
