@@ -256,6 +256,14 @@ export function candidateFrom(r: readonly unknown[]): Candidate {
   };
 }
 
+/**
+ * A resend forgets what the target acknowledged (SPEC §4) by blanking the digest of the ledger entries
+ * it covers, which no view's digest equals: those keys are sent again. The entries are kept, not
+ * deleted, so that a key deleted before the next run is still sent as a delete (the SIS holds it), and
+ * only rows the SIS holds (op upsert) are forgotten: one told to delete stays gone.
+ */
+export const FORGET = `UPDATE sync_acked SET digest = ''`;
+
 export const RESEND_COURSE_SOURCES = [
   `SELECT @target, 'assignment', assignment_id, student_id, -1, course_id FROM assignment_scores WHERE course_id = @id`,
   `SELECT @target, 'course', course_id, student_id, -1, course_id FROM course_scores WHERE course_id = @id`,

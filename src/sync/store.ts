@@ -17,7 +17,7 @@ import type { Candidate, HeldCounts, HeldReason, RecordType, RowsBy, SyncKey } f
  *   the same batch (same id, the very same bytes) is delivered again, and its rows, and only those, are
  *   acknowledged (migration 3; before it, batches kept feed rows and were encoded at delivery).
  * - sync_acked — the acknowledged-view ledger, per SIS target (not per schedule): the digest and op of
- *   what the target holds for each key.
+ *   what the target holds for each key; a resend blanks the digest (the key goes again, the op stays).
  * - sync_cursor — per (target, scope): the change number up to which changes were examined.
  * - sync_held — rows with a pending change that is not visible, with the reason and since when.
  * - sync_resend + sync_queue — resend requests, and the keys they put back in line.
@@ -260,6 +260,11 @@ export interface SyncStore {
   abandonBatch(batchId: string, at: number): Promise<void>;
 
   // resend
+  /**
+   * Forgets the target's acknowledged view of the selected keys that it holds (op upsert: their digest
+   * is blanked), so that the next run sends their current view, a delete included; queues them (or,
+   * for all, resets the target's cursors).
+   */
   resend(request: ResendRequest): Promise<ResendRecord>;
 
   /** Releases what the sync store holds of its own (SQLite: its connection); the state store stays open. */

@@ -146,6 +146,37 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
     expect((await sync.held({ limit: 10 })).map((h) => h.reason)).toEqual(['unposted']);
   });
 
+  it('resend: a row deleted after the resend still goes out as a delete, and one deleted before it stays gone', async () => {
+    const sync = await engine(t.store, '- {id: nightly, hourOfDay: 2, postedBy: A}', `file:${outbox}`);
+    await fold(
+      t.store,
+      grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 1 }),
+      courseScore('2026-03-01T11:00:00Z', { student: S1, current: 50, final: 40 }),
+      courseScore('2026-03-01T11:00:00Z', { student: S2, course: C3, current: 60, final: 70 }),
+      grade('2026-03-01T10:00:00Z', { assignment: A2, student: S2, course: C3, score: 4, studentSis: 'S-2' }),
+    );
+    expect((await run(sync, 'nightly')).rows).toBe(4);
+    await fold(t.store, courseScore('2026-03-02T11:00:00Z', { student: S2, course: C3, workflow: 'deleted' }));
+    expect(brief(await run(sync, 'nightly'))).toEqual(['course delete BIO-200 S-2 - ']);
+
+    // The SIS still holds C1's rows: once forgotten, they go again, and so does a deletion since.
+    const [course] = await sync.resend({ selector: 'course', id: C1, by: 'Registrar' });
+    expect(course!.unacked).toBe(2);
+    await fold(t.store, courseScore('2026-03-03T11:00:00Z', { student: S1, workflow: 'deleted' }));
+    expect(brief(await run(sync, 'nightly'))).toEqual([
+      'assignment upsert MATH-101 ABC.123 21070000000000355 1',
+      'course delete MATH-101 ABC.123 - ',
+    ]);
+    // Everything again: the row the SIS was told to delete before is not sent (nor deleted) again.
+    const [all] = await sync.resend({ selector: 'all', by: 'Registrar' });
+    expect(all!.unacked).toBe(2);
+    expect(brief(await run(sync, 'nightly'))).toEqual([
+      'assignment upsert BIO-200 S-2 21070000000000356 4',
+      'assignment upsert MATH-101 ABC.123 21070000000000355 1',
+    ]);
+    expect((await run(sync, 'nightly')).rows).toBe(0);
+  });
+
   it('a resend --all made while a run is in flight keeps the cursor reset', async () => {
     const sync = await engine(t.store, '- {id: nightly, hourOfDay: 2, postedBy: A}', `file:${outbox}`);
     await fold(t.store, grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 1 }));
