@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { NormalisedEvent } from '../../src/intake/records.js';
 import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
 import { backends, openTestStore } from '../support/stores.js';
-import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
+import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
 
 /**
  * The delta engine end to end, as a property: random grade events arrive in any order between
@@ -21,7 +21,6 @@ import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine
 
 const BASE = Date.UTC(2026, 2, 1, 10);
 const ASSIGNMENT_COURSE: Record<string, string> = { [A1]: C1, [A2]: C2, [A3]: C3 };
-const SIS_OF_S2 = 'XYZ.2';
 
 interface GradeAction {
   kind: 'grade';
@@ -32,6 +31,8 @@ interface GradeAction {
   complete: boolean;
   /** the event carries S2's SIS id (S1's is on every grade event) and C2's */
   teach: boolean;
+  /** the SIS ids it carries are the other ones: a student's or course's SIS id changes (latest wins) */
+  alias: boolean;
 }
 interface ScoreAction {
   kind: 'score';
@@ -65,6 +66,7 @@ const gradeAction = fc.record({
   muted: fc.constantFrom(false, false, true, null),
   complete: fc.boolean(),
   teach: fc.boolean(),
+  alias: fc.constantFrom(false, false, false, true),
   minute,
 });
 const scoreAction = fc.record({
@@ -112,10 +114,20 @@ function covers(r: ResendAction, key: string): boolean {
 const instantOf = (a: EventAction, index: number): number => BASE + a.minute * 60_000 + index;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The SIS ids an event teaches (null: none). Course score and override events carry the course's. */
+function sisOf(a: EventAction): { student: string | null; course: string | null } {
+  if (a.kind !== 'grade') return { student: null, course: COURSE_SIS[a.course]! };
+  const c = ASSIGNMENT_COURSE[a.assignment]!;
+  const student = a.student === S1 ? (a.alias ? 'ABC.999' : 'ABC.123') : a.teach ? (a.alias ? 'XYZ.9' : 'XYZ.2') : null;
+  const course = c === C2 && !a.teach ? null : `${COURSE_SIS[c]}${a.alias ? '-B' : ''}`;
+  return { student, course };
+}
+
 function eventOf(a: EventAction, at: string): NormalisedEvent {
   switch (a.kind) {
     case 'grade': {
       const c = ASSIGNMENT_COURSE[a.assignment]!;
+      const sis = sisOf(a);
       return grade(at, {
         assignment: a.assignment,
         student: a.student,
@@ -123,8 +135,8 @@ function eventOf(a: EventAction, at: string): NormalisedEvent {
         score: a.score,
         muted: a.muted,
         complete: a.complete,
-        studentSis: a.student === S2 ? (a.teach ? SIS_OF_S2 : null) : undefined,
-        courseSis: c === C2 && !a.teach ? null : undefined,
+        studentSis: sis.student,
+        courseSis: sis.course,
       });
     }
     case 'score':
@@ -147,13 +159,27 @@ const fieldsOf = (e: HistoryEntry): string[][] =>
     .map((line) => line.split(','));
 const num = (n: number | null): string => (n === null ? '' : String(n));
 
-/** The latest received record of each key, by instant. */
+/** The latest received record of each key, and the latest SIS id of each student and course, by instant. */
 class Received {
   private readonly latest = new Map<string, { action: EventAction; at: number }>();
+  private readonly sis = new Map<string, { id: string; at: number }>();
   add(a: EventAction, at: number): void {
     const key = this.keyOf(a);
     const prev = this.latest.get(key);
     if (prev === undefined || prev.at < at) this.latest.set(key, { action: a, at });
+    const { student, course } = sisOf(a);
+    if (student !== null) this.teach(`student|${a.student}`, student, at);
+    if (course !== null) this.teach(`course|${a.kind === 'grade' ? ASSIGNMENT_COURSE[a.assignment] : a.course}`, course, at);
+  }
+  private teach(key: string, id: string, at: number): void {
+    const prev = this.sis.get(key);
+    if (prev === undefined || prev.at < at) this.sis.set(key, { id, at });
+  }
+  studentSis(s: string): string | undefined {
+    return this.sis.get(`student|${s}`)?.id;
+  }
+  courseSis(c: string): string | undefined {
+    return this.sis.get(`course|${c}`)?.id;
   }
   private keyOf(a: EventAction): string {
     if (a.kind === 'grade') return `grade|${a.assignment}|${a.student}`;
@@ -173,7 +199,8 @@ class Received {
 
 /** A row sent carries its key's latest record as received (SPEC §3, §6): checked column by column. */
 function expectLatest(f: string[], got: Received): void {
-  const [recordType, op, , courseId, , studentId, , assignmentId, period] = f;
+  const [recordType, op, , courseId, courseSis, studentId, studentSis, assignmentId, period] = f;
+  expect([courseSis, studentSis], 'the latest SIS ids').toEqual([got.courseSis(courseId!), got.studentSis(studentId!)]);
   if (recordType === 'assignment') {
     const g = got.grade(assignmentId!, studentId!);
     expect(g, `a row for an assignment score never received: ${f.join(',')}`).toBeDefined();
