@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { NormalisedEvent } from '../../src/intake/records.js';
 import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
 import { backends, openTestStore } from '../support/stores.js';
-import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
+import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, ROOT_OF, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
 
 /**
  * The delta engine end to end, as a property: random grade events arrive in any order between
@@ -13,8 +13,9 @@ import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, S1, S2, courseS
  * record of its key as received so far (never an unposted grade). At the end, the SIS built
  * incrementally must hold what a fresh target gets from one full sync of the final state, apart from
  * rows that are hidden now (held) or emptied: the ledger, cursor, held rows and candidate gathering
- * lose nothing and send nothing twice. Syncs go through three schedules to the one target, two of
- * them scoped to a root account, and resends make it forget courses, assignments or everything
+ * lose nothing and send nothing twice. Students' and courses' SIS ids change, and courses move
+ * between root accounts. Syncs go through three schedules to the one target, two of them scoped to
+ * a root account, and resends make it forget courses, assignments or everything
  * (SPEC §4); some syncs are computed dry first (they must report what the real run sends), some fail
  * at the sink (nothing acknowledged: what they carried goes with a later run). Both backends.
  */
@@ -33,6 +34,8 @@ interface GradeAction {
   teach: boolean;
   /** the SIS ids it carries are the other ones: a student's or course's SIS id changes (latest wins) */
   alias: boolean;
+  /** it names the other root account: the course moves between the scoped schedules (latest wins) */
+  moved: boolean;
 }
 interface ScoreAction {
   kind: 'score';
@@ -67,6 +70,7 @@ const gradeAction = fc.record({
   complete: fc.boolean(),
   teach: fc.boolean(),
   alias: fc.constantFrom(false, false, false, true),
+  moved: fc.constantFrom(false, false, false, false, true),
   minute,
 });
 const scoreAction = fc.record({
@@ -114,6 +118,13 @@ function covers(r: ResendAction, key: string): boolean {
 const instantOf = (a: EventAction, index: number): number => BASE + a.minute * 60_000 + index;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The root account an event names for its course. */
+function rootOf(a: EventAction): string {
+  if (a.kind !== 'grade') return ROOT_OF[a.course]!;
+  const usual = ROOT_OF[ASSIGNMENT_COURSE[a.assignment]!]!;
+  return a.moved ? (usual === ROOT_1 ? ROOT_2 : ROOT_1) : usual;
+}
+
 /** The SIS ids an event teaches (null: none). Course score and override events carry the course's. */
 function sisOf(a: EventAction): { student: string | null; course: string | null } {
   if (a.kind !== 'grade') return { student: null, course: COURSE_SIS[a.course]! };
@@ -137,6 +148,7 @@ function eventOf(a: EventAction, at: string): NormalisedEvent {
         complete: a.complete,
         studentSis: sis.student,
         courseSis: sis.course,
+        root: rootOf(a),
       });
     }
     case 'score':
@@ -169,7 +181,9 @@ class Received {
     if (prev === undefined || prev.at < at) this.latest.set(key, { action: a, at });
     const { student, course } = sisOf(a);
     if (student !== null) this.teach(`student|${a.student}`, student, at);
-    if (course !== null) this.teach(`course|${a.kind === 'grade' ? ASSIGNMENT_COURSE[a.assignment] : a.course}`, course, at);
+    const c = a.kind === 'grade' ? ASSIGNMENT_COURSE[a.assignment] : a.course;
+    if (course !== null) this.teach(`course|${c}`, course, at);
+    this.teach(`root|${c}`, rootOf(a), at);
   }
   private teach(key: string, id: string, at: number): void {
     const prev = this.sis.get(key);
@@ -180,6 +194,9 @@ class Received {
   }
   courseSis(c: string): string | undefined {
     return this.sis.get(`course|${c}`)?.id;
+  }
+  root(c: string): string | undefined {
+    return this.sis.get(`root|${c}`)?.id;
   }
   private keyOf(a: EventAction): string {
     if (a.kind === 'grade') return `grade|${a.assignment}|${a.student}`;
@@ -199,8 +216,12 @@ class Received {
 
 /** A row sent carries its key's latest record as received (SPEC §3, §6): checked column by column. */
 function expectLatest(f: string[], got: Received): void {
-  const [recordType, op, , courseId, courseSis, studentId, studentSis, assignmentId, period] = f;
-  expect([courseSis, studentSis], 'the latest SIS ids').toEqual([got.courseSis(courseId!), got.studentSis(studentId!)]);
+  const [recordType, op, root, courseId, courseSis, studentId, studentSis, assignmentId, period] = f;
+  expect([root, courseSis, studentSis], 'the latest root account and SIS ids').toEqual([
+    got.root(courseId!),
+    got.courseSis(courseId!),
+    got.studentSis(studentId!),
+  ]);
   if (recordType === 'assignment') {
     const g = got.grade(assignmentId!, studentId!);
     expect(g, `a row for an assignment score never received: ${f.join(',')}`).toBeDefined();

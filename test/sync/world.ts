@@ -38,6 +38,8 @@ export interface GradeFields {
   studentSis?: string | null;
   /** the course's SIS id carried by the event (null: not carried) */
   courseSis?: string | null;
+  /** the root account the event names (else the course's, ROOT_OF) */
+  root?: string;
   score?: number | null;
   grade?: string | null;
   points?: number | null;
@@ -45,11 +47,11 @@ export interface GradeFields {
   complete?: boolean | null;
 }
 
-const meta = (course: string, courseSis: string | null | undefined) => ({
+const meta = (course: string, courseSis: string | null | undefined, root = ROOT_OF[course]) => ({
   context_type: 'Course',
   context_id: course,
   context_sis_source_id: courseSis === undefined ? COURSE_SIS[course] : courseSis,
-  root_account_id: ROOT_OF[course],
+  root_account_id: root,
 });
 
 export function grade(at: string, f: GradeFields): NormalisedEvent {
@@ -69,7 +71,7 @@ export function grade(at: string, f: GradeFields): NormalisedEvent {
         grading_complete: f.complete === undefined ? true : f.complete,
         submission_id: '21070000000011086',
       },
-      meta(course, f.courseSis),
+      meta(course, f.courseSis, f.root),
     ),
   );
 }
