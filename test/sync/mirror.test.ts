@@ -171,6 +171,12 @@ const fieldsOf = (e: HistoryEntry): string[][] =>
     .map((line) => line.split(','));
 const num = (n: number | null): string => (n === null ? '' : String(n));
 
+/** A target's held rows (the schedule `all`: every scope), by key as keyOf writes it, with their reason. */
+async function heldOf(engine: SyncEngine): Promise<Map<string, string>> {
+  const rows = await engine.held({ schedule: 'all', limit: 1000 });
+  return new Map(rows.map((h) => [[h.record_type, h.course_id, h.student_id, h.assignment_id ?? '', h.grading_period_id ?? ''].join('|'), h.reason]));
+}
+
 /** The latest received record of each key, and the latest SIS id of each student and course, by instant. */
 class Received {
   private readonly latest = new Map<string, { action: EventAction; at: number }>();
@@ -290,8 +296,12 @@ describe.each(backends)('the SIS a target builds from its batches ($name)', (bac
             expect(rows.length).toBe(entry.rows);
             return { entry, rows };
           };
-          const syncAndApply = async (id?: string): Promise<HistoryEntry> => {
+          const syncAndApply = async (id = 'all'): Promise<HistoryEntry> => {
             const { entry, rows } = await run(id);
+            // The run's held counts are the held rows in its scope as it leaves them.
+            const counts = { course_unmapped: 0, student_unmapped: 0, unposted: 0 };
+            for (const h of await sync.held({ schedule: id, limit: 1000 })) counts[h.reason] += 1;
+            expect(entry.held).toEqual(counts);
             for (const f of rows) {
               if (id === 'east' || id === 'west') expect(f[2], 'a row outside the schedule\'s root account').toBe(id === 'east' ? ROOT_1 : ROOT_2);
               expect(f).toHaveLength(COLUMNS);
@@ -345,11 +355,8 @@ describe.each(backends)('the SIS a target builds from its batches ($name)', (bac
           expect([...whole.values()].filter((v) => v.split(',')[1] === 'delete')).toEqual([]);
           for (const [key, values] of whole) expect(sis.get(key), `the SIS lacks ${key}`).toBe(values);
           // What the SIS has beyond that: rows hidden since they were sent (held now), or emptied.
-          const held = new Set(
-            (await fresh.held({ limit: 1000 })).map((h) =>
-              [h.record_type, h.course_id, h.student_id, h.assignment_id ?? '', h.grading_period_id ?? ''].join('|'),
-            ),
-          );
+          const freshHeld = await heldOf(fresh);
+          const held = new Set(freshHeld.keys());
           for (const [key, values] of sis) {
             if (whole.has(key)) continue;
             const f = values.split(',');
@@ -358,6 +365,14 @@ describe.each(backends)('the SIS a target builds from its batches ($name)', (bac
           }
           // A resend's keys went again, unless hidden now.
           for (const key of resent) expect(held.has(key), `resent ${key} not sent again`).toBe(true);
+          // The target's held rows are what the final state holds back, with the same reasons; a fresh
+          // target also holds back a grade hidden again with the values this one already has.
+          for (const [key, reason] of freshHeld) {
+            const mine = (await heldOf(sync)).get(key);
+            if (mine === undefined) expect([reason, sis.has(key)], `${key} not held`).toEqual(['unposted', true]);
+            else expect(mine, `${key} held for another reason`).toBe(reason);
+          }
+          for (const key of (await heldOf(sync)).keys()) expect(held.has(key), `${key} held, yet visible`).toBe(true);
         } finally {
           for (const e of engines) await e.close();
           await t.cleanup();
