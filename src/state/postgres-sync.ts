@@ -32,6 +32,7 @@ import {
   candidateSources,
   candidateView,
   FORGET,
+  maybeDelivered,
   heldFromRow,
   named,
   runFromRow,
@@ -524,8 +525,17 @@ export class PostgresSyncStore implements SyncStore {
     }, client);
   }
 
-  async abandonBatch(batchId: string, at: number): Promise<void> {
+  async abandonBatch(batchId: string, at: number, options: { maybeDelivered?: boolean } = {}): Promise<void> {
     await this.tx(async (c) => {
+      const raw = (await c.query('SELECT target, run_id, status FROM sync_batches WHERE id = $1', [batchId])).rows[0] as Raw | undefined;
+      if (options.maybeDelivered === true && raw?.['status'] === 'pending') {
+        const { id: targetId } = await this.lockTargetRow(c, raw['target'] as string);
+        await c.query(maybeDelivered('postgres'), [
+          targetId,
+          raw['run_id'],
+          batchId,
+        ]);
+      }
       await c.query(`UPDATE sync_batches SET status = 'abandoned', finished_at = $1 WHERE id = $2 AND status IN ('building', 'pending')`, [
         at,
         batchId,

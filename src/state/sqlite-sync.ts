@@ -35,6 +35,7 @@ import {
   heldFromRow,
   runFromRow,
   FORGET,
+  maybeDelivered,
   VIEW_COLUMNS,
   type Raw,
 } from './sync-sql.js';
@@ -532,8 +533,16 @@ export class SqliteSyncStore implements SyncStore {
     });
   }
 
-  async abandonBatch(batchId: string, at: number): Promise<void> {
+  async abandonBatch(batchId: string, at: number, options: { maybeDelivered?: boolean } = {}): Promise<void> {
     this.tx(() => {
+      const raw = this.stmt('SELECT target, run_id, status FROM sync_batches WHERE id = ?').get(batchId) as Raw | undefined;
+      if (options.maybeDelivered === true && raw?.['status'] === 'pending') {
+        this.stmt(maybeDelivered('sqlite')).run(
+          this.targetId(raw['target'] as string),
+          raw['run_id'],
+          batchId,
+        );
+      }
       this.stmt(`UPDATE sync_batches SET status = 'abandoned', finished_at = ? WHERE id = ? AND status IN ('building', 'pending')`).run(
         BigInt(at),
         batchId,

@@ -264,6 +264,21 @@ export function candidateFrom(r: readonly unknown[]): Candidate {
  */
 export const FORGET = `UPDATE sync_acked SET digest = ''`;
 
+/**
+ * A pending batch abandoned (its re-delivery refused, or its delivery failed after it may have reached
+ * the SIS) may have been delivered: its keys are entered in the ledger as held by the SIS with a blank
+ * digest, so that the next run sends their current view, a delete included, whatever that batch did.
+ * A batch never delivered (building) records nothing. Parameters: target id, run id, batch id.
+ */
+export function maybeDelivered(dialect: Dialect): string {
+  const [target, run, batch] = dialect === 'sqlite' ? ['?', '?', '?'] : ['$1::bigint', '$2::bigint', '$3'];
+  return `INSERT INTO sync_acked (target_id, record_type, k1, k2, k3, course_id, digest, op, run_id)
+    SELECT ${target}, record_type, k1, k2, k3, course_id, '', 'upsert', ${run} FROM sync_batch_keys WHERE batch_id = ${batch}
+    ORDER BY record_type, k1, k2, k3
+    ON CONFLICT (target_id, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = '', op = 'upsert',
+      run_id = excluded.run_id`;
+}
+
 export const RESEND_COURSE_SOURCES = [
   `SELECT @target, 'assignment', assignment_id, student_id, -1, course_id FROM assignment_scores WHERE course_id = @id`,
   `SELECT @target, 'course', course_id, student_id, -1, course_id FROM course_scores WHERE course_id = @id`,

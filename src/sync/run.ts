@@ -167,7 +167,8 @@ export async function recoverTarget(ctx: RunContext, lease: TargetLease, plan: R
           cause: err,
         });
       }
-      await ctx.sync.abandonBatch(b.id, ctx.clock());
+      // Its first delivery, before the process died, may have reached the SIS.
+      await ctx.sync.abandonBatch(b.id, ctx.clock(), { maybeDelivered: true });
       await finishIfRunning(ctx, b.run_id, message(err));
     }
   }
@@ -253,7 +254,10 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
       // delivers it again with the same id before anything else.
       // (That run then completes this one's history entry: succeeded.)
       if (batch?.status === 'building' || (batch?.status === 'pending' && err instanceof DeliveryFailed)) {
-        await ctx.sync.abandonBatch(batchId, ctx.clock());
+        // A refusal (4xx, an unwritable directory) took nothing; any other failure (a timeout, a
+        // 5xx after retries) may have come after the SIS applied the batch.
+        const maybeDelivered = err instanceof DeliveryFailed && !(err.reason instanceof SinkRejectedError);
+        await ctx.sync.abandonBatch(batchId, ctx.clock(), { maybeDelivered });
       }
     }
     await ctx.sync.finishRun(runId, {

@@ -256,8 +256,12 @@ export interface SyncStore {
    * queue entries it examined are done, and its run succeeds. Throws if the lease was lost.
    */
   ackBatch(lease: TargetLease, batchId: string, location: string, at: number): Promise<void>;
-  /** The batch will never be delivered: abandoned, its rows dropped. */
-  abandonBatch(batchId: string, at: number): Promise<void>;
+  /**
+   * The batch will never be delivered: abandoned, its rows dropped. `maybeDelivered` (a pending batch
+   * whose delivery may have reached the SIS before it failed, or before the process died): its keys
+   * enter the ledger with a blank digest, so the next run sends their current view, a delete included.
+   */
+  abandonBatch(batchId: string, at: number, options?: { maybeDelivered?: boolean }): Promise<void>;
 
   // resend
   /**

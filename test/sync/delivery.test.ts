@@ -9,7 +9,7 @@ import { syncMetrics } from '../../src/sync/metrics.js';
 import { Scheduler } from '../../src/sync/scheduler.js';
 import { startServer, type TestServer } from '../sinks/server.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
-import { A1, A2, S1, engine, filesIn, fold, grade, readBatch, schedules, tempDir } from './world.js';
+import { A1, A2, S1, courseScore, engine, filesIn, fold, grade, readBatch, schedules, tempDir } from './world.js';
 
 describe.each(backends)('a failed delivery ($name)', (backend) => {
   let t: TestStore;
@@ -60,6 +60,33 @@ describe.each(backends)('a failed delivery ($name)', (backend) => {
     expect(text).toContain('gradestream_sync_runs_total{schedule="nightly",trigger="manual",status="failed"} 1');
     expect(text).toContain('gradestream_sync_rows_total{schedule="nightly",record_type="assignment",op="upsert"} 2');
     expect(text).not.toContain('127.0.0.1'); // never a URL in a label
+  });
+
+  it('HTTPS 5xx until retries run out: the batch may have been applied, so a deletion in it goes again even if undone', async () => {
+    let down = false;
+    server = await startServer(() => (down ? { status: 503, body: 'maintenance' } : { status: 201 }));
+    const sync = await engine(t.store, `- {id: nightly, hourOfDay: 2, postedBy: Ada, sink: "${server.url}/grades"}`, 'file:./unused', {
+      openSink: (url) => (url.startsWith('http') ? new HttpsSink(new URL(url), { maxAttempts: 2, baseDelayMs: 1 }) : openSink(url)),
+    });
+    const rows = (n: number) => server!.requests[n]!.body.toString().split('\r\n').slice(1, -1);
+    await fold(
+      t.store,
+      grade('2026-03-01T09:00:00Z', { assignment: A1, student: S1, score: 5 }), // S1's SIS id
+      courseScore('2026-03-01T10:00:00Z', { student: S1, current: 50, final: 40 }),
+    );
+    expect((await sync.runSchedule('nightly', { by: 'Grace' })).rows).toBe(2);
+
+    await fold(t.store, courseScore('2026-03-02T10:00:00Z', { student: S1, workflow: 'deleted' }));
+    down = true;
+    const failed = await sync.runSchedule('nightly', { by: 'Grace' });
+    expect(failed.status).toBe('failed');
+    expect(rows(1)).toEqual([expect.stringMatching(/^course,delete,/)]);
+
+    // Undone before the next run: back to the values the SIS had before that (maybe applied) delete.
+    await fold(t.store, courseScore('2026-03-03T10:00:00Z', { student: S1, current: 50, final: 40 }));
+    down = false;
+    expect(await sync.runSchedule('nightly', { by: 'Grace' })).toMatchObject({ status: 'succeeded', rows: 1 });
+    expect(rows(server.requests.length - 1)).toEqual([expect.stringMatching(/^course,upsert,.*,40,,,50,40,,,2026-03-03T10:00:00.000Z$/)]);
   });
 
   it('an unwritable file sink: failed with the reason; once writable, the rows go out', async () => {

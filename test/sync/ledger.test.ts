@@ -1,7 +1,9 @@
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
-import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
+import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir } from './world.js';
 
 /** The data rows of a delivered batch. */
 const rowsOf = (e: HistoryEntry): string[] => readBatch(e.batch).split('\r\n').slice(1, -1);
@@ -173,6 +175,48 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
     expect(brief(await run(sync, 'nightly'))).toEqual([
       'assignment upsert BIO-200 S-2 21070000000000356 4',
       'assignment upsert MATH-101 ABC.123 21070000000000355 1',
+    ]);
+    expect((await run(sync, 'nightly')).rows).toBe(0);
+  });
+
+  it('a batch abandoned after it may have been delivered leaves its rows to be sent again, a delete included', async () => {
+    const sync = await engine(t.store, '- {id: nightly, hourOfDay: 2, postedBy: A}', `file:${outbox}`);
+    await fold(
+      t.store,
+      grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 1 }),
+      courseScore('2026-03-01T11:00:00Z', { student: S1, current: 50, final: 40 }),
+    );
+    expect((await run(sync, 'nightly')).rows).toBe(2);
+    await fold(
+      t.store,
+      grade('2026-03-02T10:00:00Z', { assignment: A1, student: S1, score: 2 }),
+      courseScore('2026-03-02T11:00:00Z', { student: S1, workflow: 'deleted' }),
+    );
+    // Delivered, then the process dies before the acknowledgement: the batch stays pending...
+    const store = sync.sync;
+    const ack = store.ackBatch.bind(store);
+    store.ackBatch = async () => {
+      throw new Error('the process died');
+    };
+    const died = await sync.runSchedule('nightly', { by: 'ops' });
+    store.ackBatch = ack;
+    expect(brief({ ...died, batch: join(outbox, filesIn(outbox).at(-1)!) })).toEqual([
+      'assignment upsert MATH-101 ABC.123 21070000000000355 2',
+      'course delete MATH-101 ABC.123 - ',
+    ]);
+    // ...and delivering it again meets an error retrying cannot fix: it is abandoned.
+    renameSync(outbox, `${outbox}.away`);
+    writeFileSync(outbox, '');
+    expect((await sync.runSchedule('nightly', { by: 'ops' })).status).toBe('failed');
+    rmSync(outbox);
+    renameSync(`${outbox}.away`, outbox);
+    expect((await store.getBatch(died.batch_id!))!.status).toBe('abandoned');
+
+    // The course comes back with the very values the SIS had before it (maybe) deleted them.
+    await fold(t.store, courseScore('2026-03-03T11:00:00Z', { student: S1, current: 50, final: 40 }));
+    expect(brief(await run(sync, 'nightly'))).toEqual([
+      'assignment upsert MATH-101 ABC.123 21070000000000355 2',
+      'course upsert MATH-101 ABC.123 - 40',
     ]);
     expect((await run(sync, 'nightly')).rows).toBe(0);
   });
