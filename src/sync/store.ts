@@ -17,7 +17,8 @@ import type { Candidate, HeldCounts, HeldReason, RecordType, RowsBy, SyncKey } f
  *   the same batch (same id, the very same bytes) is delivered again, and its rows, and only those, are
  *   acknowledged (migration 3; before it, batches kept feed rows and were encoded at delivery).
  * - sync_acked — the acknowledged-view ledger, per SIS target (not per schedule): the digest and op of
- *   what the target holds for each key; a resend blanks the digest (the key goes again, the op stays).
+ *   what the target holds for each key. A blank digest (a resend; a batch abandoned after it may
+ *   have been delivered) means "held, values unknown": the key goes again.
  * - sync_cursor — per (target, scope): the change number up to which changes were examined.
  * - sync_held — rows with a pending change that is not visible, with the reason and since when.
  * - sync_resend + sync_queue — resend requests, and the keys they put back in line.
