@@ -31,7 +31,7 @@ import {
   candidateFrom,
   candidateSources,
   candidateView,
-  FORGET,
+  forget,
   maybeDelivered,
   heldFromRow,
   named,
@@ -530,11 +530,7 @@ export class PostgresSyncStore implements SyncStore {
       const raw = (await c.query('SELECT target, run_id, status FROM sync_batches WHERE id = $1', [batchId])).rows[0] as Raw | undefined;
       if (options.maybeDelivered === true && raw?.['status'] === 'pending') {
         const { id: targetId } = await this.lockTargetRow(c, raw['target'] as string);
-        await c.query(maybeDelivered('postgres'), [
-          targetId,
-          raw['run_id'],
-          batchId,
-        ]);
+        await c.query(maybeDelivered('postgres'), [targetId, raw['run_id'], batchId]);
       }
       await c.query(`UPDATE sync_batches SET status = 'abandoned', finished_at = $1 WHERE id = $2 AND status IN ('building', 'pending')`, [
         at,
@@ -553,18 +549,17 @@ export class PostgresSyncStore implements SyncStore {
       const { id: targetId } = await this.lockTargetRow(c, target);
       let unacked: number;
       if (r.selector === 'all') {
-        unacked = (await c.query(`${FORGET} WHERE target_id = $1 AND op = 'upsert'`, [targetId])).rowCount ?? 0;
+        unacked = (await c.query(forget('target_id = $1'), [targetId])).rowCount ?? 0;
         await c.query('UPDATE sync_cursor SET watermark = 0 WHERE target = $1', [target]);
         await c.query('UPDATE sync_targets SET epoch = epoch + 1 WHERE target = $1', [target]);
       } else if (r.selector === 'course') {
-        unacked = (await c.query(`${FORGET} WHERE target_id = $1 AND op = 'upsert' AND course_id = $2`, [targetId, r.id])).rowCount ?? 0;
+        unacked = (await c.query(forget('target_id = $1 AND course_id = $2'), [targetId, r.id])).rowCount ?? 0;
         for (const select of RESEND_COURSE_SOURCES) {
           await this.nq(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${select}`, { target, id: r.id }, c);
         }
       } else {
         unacked =
-          (await c.query(`${FORGET} WHERE target_id = $1 AND op = 'upsert' AND record_type = 'assignment' AND k1 = $2`, [targetId, r.id]))
-            .rowCount ?? 0;
+          (await c.query(forget(`target_id = $1 AND record_type = 'assignment' AND k1 = $2`), [targetId, r.id])).rowCount ?? 0;
         await this.nq(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${RESEND_ASSIGNMENT_SOURCE}`, { target, id: r.id }, c);
       }
       const rows = (

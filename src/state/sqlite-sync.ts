@@ -34,7 +34,7 @@ import {
   candidateView,
   heldFromRow,
   runFromRow,
-  FORGET,
+  forget,
   maybeDelivered,
   VIEW_COLUMNS,
   type Raw,
@@ -571,18 +571,18 @@ export class SqliteSyncStore implements SyncStore {
       const target = r.target;
       const targetId = this.targetId(target);
       if (r.selector === 'all') {
-        unacked = this.stmt(`${FORGET} WHERE target_id = ? AND op = 'upsert'`).run(targetId).changes;
+        unacked = this.stmt(forget('target_id = ?')).run(targetId).changes;
         this.stmt('UPDATE sync_cursor SET watermark = 0 WHERE target = ?').run(target);
         this.stmt('UPDATE sync_targets SET epoch = epoch + 1 WHERE id = ?').run(targetId);
       } else {
         const id = big(r.id!);
         if (r.selector === 'course') {
-          unacked = this.stmt(`${FORGET} WHERE target_id = ? AND op = 'upsert' AND course_id = ?`).run(targetId, id).changes;
+          unacked = this.stmt(forget('target_id = ? AND course_id = ?')).run(targetId, id).changes;
           for (const select of RESEND_COURSE_SOURCES) {
             this.stmt(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${select}`).run({ target, id });
           }
         } else {
-          unacked = this.stmt(`${FORGET} WHERE target_id = ? AND op = 'upsert' AND record_type = 'assignment' AND k1 = ?`).run(targetId, id).changes;
+          unacked = this.stmt(forget(`target_id = ? AND record_type = 'assignment' AND k1 = ?`)).run(targetId, id).changes;
           this.stmt(`INSERT INTO sync_queue (target, record_type, k1, k2, k3, course_id) ${RESEND_ASSIGNMENT_SOURCE}`).run({ target, id });
         }
       }

@@ -257,12 +257,18 @@ export function candidateFrom(r: readonly unknown[]): Candidate {
 }
 
 /**
- * A resend forgets what the target acknowledged (SPEC §4) by blanking the digest of the ledger entries
- * it covers, which no view's digest equals: those keys are sent again. The entries are kept, not
- * deleted, so that a key deleted before the next run is still sent as a delete (the SIS holds it), and
- * only rows the SIS holds (op upsert) are forgotten: one told to delete stays gone.
+ * The ledger digest of a key the SIS holds with values not known: no view's digest equals it, so the
+ * next run examining the key sends its current view (a delete included).
  */
-export const FORGET = `UPDATE sync_acked SET digest = ''`;
+const BLANK_DIGEST = "''";
+
+/**
+ * A resend forgets what the target acknowledged (SPEC §4) by blanking the digest of the ledger entries
+ * it covers (`where`: the target and the selection): those keys are sent again. The entries are kept,
+ * not deleted, so that a key deleted before the next run is still sent as a delete (the SIS holds it),
+ * and only rows the SIS holds (op upsert) are forgotten: one told to delete stays gone.
+ */
+export const forget = (where: string): string => `UPDATE sync_acked SET digest = ${BLANK_DIGEST} WHERE op = 'upsert' AND ${where}`;
 
 /**
  * A pending batch abandoned (its re-delivery refused, or its delivery failed after it may have reached
@@ -273,10 +279,10 @@ export const FORGET = `UPDATE sync_acked SET digest = ''`;
 export function maybeDelivered(dialect: Dialect): string {
   const [target, run, batch] = dialect === 'sqlite' ? ['?', '?', '?'] : ['$1::bigint', '$2::bigint', '$3'];
   return `INSERT INTO sync_acked (target_id, record_type, k1, k2, k3, course_id, digest, op, run_id)
-    SELECT ${target}, record_type, k1, k2, k3, course_id, '', 'upsert', ${run} FROM sync_batch_keys WHERE batch_id = ${batch}
+    SELECT ${target}, record_type, k1, k2, k3, course_id, ${BLANK_DIGEST}, 'upsert', ${run} FROM sync_batch_keys WHERE batch_id = ${batch}
     ORDER BY record_type, k1, k2, k3
-    ON CONFLICT (target_id, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = '', op = 'upsert',
-      run_id = excluded.run_id`;
+    ON CONFLICT (target_id, record_type, k1, k2, k3) DO UPDATE SET course_id = excluded.course_id, digest = ${BLANK_DIGEST},
+      op = 'upsert', run_id = excluded.run_id`;
 }
 
 export const RESEND_COURSE_SOURCES = [

@@ -123,6 +123,9 @@ class DeliveryFailed extends Error {
   }
 }
 
+/** The SIS refused the batch (4xx, an unwritable directory): it took none of it. */
+const refused = (err: unknown): boolean => err instanceof DeliveryFailed && err.reason instanceof SinkRejectedError;
+
 /** Delivers a persisted batch (its own format and id), then acknowledges it; returns its location. */
 async function deliverAndAck(ctx: RunContext, lease: TargetLease, plan: RunPlan, batch: BatchRecord, crashes: boolean): Promise<string> {
   let location: string;
@@ -162,7 +165,7 @@ export async function recoverTarget(ctx: RunContext, lease: TargetLease, plan: R
     try {
       await deliverAndAck(ctx, lease, plan, b, false);
     } catch (err) {
-      if (!(err instanceof DeliveryFailed && err.reason instanceof SinkRejectedError)) {
+      if (!refused(err)) {
         throw new Error(`batch ${b.id}, left pending by an interrupted run, could not be delivered again: ${message(err)}`, {
           cause: err,
         });
@@ -254,9 +257,9 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
       // delivers it again with the same id before anything else.
       // (That run then completes this one's history entry: succeeded.)
       if (batch?.status === 'building' || (batch?.status === 'pending' && err instanceof DeliveryFailed)) {
-        // A refusal (4xx, an unwritable directory) took nothing; any other failure (a timeout, a
-        // 5xx after retries) may have come after the SIS applied the batch.
-        const maybeDelivered = err instanceof DeliveryFailed && !(err.reason instanceof SinkRejectedError);
+        // Any failure to deliver but a refusal (a timeout, a 5xx after retries) may have come after
+        // the SIS applied the batch.
+        const maybeDelivered = err instanceof DeliveryFailed && !refused(err);
         await ctx.sync.abandonBatch(batchId, ctx.clock(), { maybeDelivered });
       }
     }
