@@ -9,7 +9,7 @@ import { syncMetrics } from '../../src/sync/metrics.js';
 import { Scheduler } from '../../src/sync/scheduler.js';
 import { startServer, type TestServer } from '../sinks/server.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
-import { A1, A2, S1, courseScore, engine, filesIn, fold, grade, readBatch, schedules, tempDir } from './world.js';
+import { A1, A2, S1, courseScore, engine, filesIn, fold, grade, readBatch, schedules, tempDir, withAckFailing } from './world.js';
 
 describe.each(backends)('a failed delivery ($name)', (backend) => {
   let t: TestStore;
@@ -115,16 +115,12 @@ describe.each(backends)('a failed delivery ($name)', (backend) => {
     const yaml = '- {id: nightly, hourOfDay: 2, postedBy: Ada}';
     const sync = await engine(t.store, yaml, `file:${outbox}`);
     await fold(t.store, grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 5 }));
-    const store = sync.sync;
-    const ack = store.ackBatch.bind(store);
-    store.ackBatch = async () => {
-      throw new StoreUnavailableError('state store unavailable: connection lost');
-    };
-    const failed = await sync.runSchedule('nightly', { by: 'Grace' });
+    const failed = await withAckFailing(sync, new StoreUnavailableError('state store unavailable: connection lost'), () =>
+      sync.runSchedule('nightly', { by: 'Grace' }),
+    );
     expect(failed).toMatchObject({ status: 'failed', error: 'state store unavailable: connection lost' });
-    expect((await store.getBatch(failed.batch_id!))!.status).toBe('pending'); // delivered, maybe: not abandoned
+    expect((await sync.sync.getBatch(failed.batch_id!))!.status).toBe('pending'); // delivered, maybe: not abandoned
     const [file] = filesIn(outbox);
-    store.ackBatch = ack;
 
     const scheduler = new Scheduler({ state: t.store, schedules: schedules(yaml), sinkUrl: `file:${outbox}` });
     try {

@@ -1,9 +1,8 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
-import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir } from './world.js';
+import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir, withAckFailing, withOutboxBlocked } from './world.js';
 
 /** The data rows of a delivered batch. */
 const rowsOf = (e: HistoryEntry): string[] => readBatch(e.batch).split('\r\n').slice(1, -1);
@@ -193,24 +192,14 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
       courseScore('2026-03-02T11:00:00Z', { student: S1, workflow: 'deleted' }),
     );
     // Delivered, then the process dies before the acknowledgement: the batch stays pending...
-    const store = sync.sync;
-    const ack = store.ackBatch.bind(store);
-    store.ackBatch = async () => {
-      throw new Error('the process died');
-    };
-    const died = await sync.runSchedule('nightly', { by: 'ops' });
-    store.ackBatch = ack;
+    const died = await withAckFailing(sync, new Error('the process died'), () => sync.runSchedule('nightly', { by: 'ops' }));
     expect(brief({ ...died, batch: join(outbox, filesIn(outbox).at(-1)!) })).toEqual([
       'assignment upsert MATH-101 ABC.123 21070000000000355 2',
       'course delete MATH-101 ABC.123 - ',
     ]);
     // ...and delivering it again meets an error retrying cannot fix: it is abandoned.
-    renameSync(outbox, `${outbox}.away`);
-    writeFileSync(outbox, '');
-    expect((await sync.runSchedule('nightly', { by: 'ops' })).status).toBe('failed');
-    rmSync(outbox);
-    renameSync(`${outbox}.away`, outbox);
-    expect((await store.getBatch(died.batch_id!))!.status).toBe('abandoned');
+    expect((await withOutboxBlocked(outbox, () => sync.runSchedule('nightly', { by: 'ops' }))).status).toBe('failed');
+    expect((await sync.sync.getBatch(died.batch_id!))!.status).toBe('abandoned');
 
     // The course comes back with the very values the SIS had before it (maybe) deleted them.
     await fold(t.store, courseScore('2026-03-03T11:00:00Z', { student: S1, current: 50, final: 40 }));

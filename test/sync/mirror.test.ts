@@ -1,11 +1,11 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NormalisedEvent } from '../../src/intake/records.js';
 import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
 import { backends, openTestStore } from '../support/stores.js';
-import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, ROOT_OF, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir } from './world.js';
+import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, ROOT_OF, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir, withAckFailing, withOutboxBlocked } from './world.js';
 
 /**
  * The delta engine end to end, as a property: random grade events arrive in any order between
@@ -354,11 +354,7 @@ describe.each(backends)('the SIS a target builds from its batches ($name)', (bac
             }
             if (a.kind === 'sync' && a.mode === 'fail') {
               // The sink cannot write (its directory is a file): nothing is acknowledged (SPEC §5).
-              renameSync(outbox, `${outbox}.away`);
-              writeFileSync(outbox, '');
-              const e = await sync.runSchedule(a.schedule, { by: 'ops' });
-              rmSync(outbox);
-              renameSync(`${outbox}.away`, outbox);
+              const e = await withOutboxBlocked(outbox, () => sync.runSchedule(a.schedule, { by: 'ops' }));
               expect(e.status).toBe('failed');
               if (pending !== null) {
                 // Delivering a dead run's batch again met an error retrying cannot fix (the file sink
@@ -370,13 +366,8 @@ describe.each(backends)('the SIS a target builds from its batches ($name)', (bac
               continue;
             }
             if (a.kind === 'sync' && a.mode === 'crash') {
-              const store = sync.sync;
-              const ack = store.ackBatch.bind(store);
-              store.ackBatch = async () => {
-                throw new Error('the process died before the acknowledgement');
-              };
-              const e = await sync.runSchedule(a.schedule, { by: 'ops' });
-              store.ackBatch = ack;
+              const died = new Error('the process died before the acknowledgement');
+              const e = await withAckFailing(sync, died, () => sync.runSchedule(a.schedule, { by: 'ops' }));
               expect(e.status).toBe('failed');
               if (pending === null) {
                 // The SIS got the batch; it stays pending, to be delivered again by the next run.
@@ -433,7 +424,7 @@ describe.each(backends)('the SIS a target builds from its batches ($name)', (bac
         } finally {
           for (const e of engines) await e.close();
           await t.cleanup();
-          for (const dir of [outbox, `${outbox}.away`, freshOutbox]) if (dir !== null) rmSync(dir, { recursive: true, force: true });
+          for (const dir of [outbox, freshOutbox]) if (dir !== null) rmSync(dir, { recursive: true, force: true });
         }
       }),
       { numRuns: 30 },

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NormalisedEvent } from '../../src/intake/records.js';
@@ -134,3 +134,29 @@ export const readBatch = (location: string | null): string => {
 };
 
 export const filesIn = (dir: string): string[] => readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
+
+/** Runs `work` while the engine's acknowledgement throws `error`: a run delivers, then "dies" before its ack. */
+export async function withAckFailing<T>(sync: SyncEngine, error: Error, work: () => Promise<T>): Promise<T> {
+  const store = sync.sync;
+  const ack = store.ackBatch;
+  store.ackBatch = async () => {
+    throw error;
+  };
+  try {
+    return await work();
+  } finally {
+    store.ackBatch = ack;
+  }
+}
+
+/** Runs `work` while a file sink's directory is a file: every delivery there is refused (an unwritable directory). */
+export async function withOutboxBlocked<T>(outbox: string, work: () => Promise<T>): Promise<T> {
+  renameSync(outbox, `${outbox}.away`);
+  writeFileSync(outbox, '');
+  try {
+    return await work();
+  } finally {
+    rmSync(outbox);
+    renameSync(`${outbox}.away`, outbox);
+  }
+}
