@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { nextRuns } from '../sync/next-run.js';
-import type { ScheduleView } from '../sync/scheduler.js';
+import type { ScheduleView } from '../sync/engine.js';
 import { UnknownScheduleError } from '../sync/errors.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { describeRun, instantOption, positiveInt, schedulesOf, syncConfig, withEngine, type SyncCliOptions } from './sync-common.js';

@@ -3,7 +3,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { IntakeProblem } from '../intake/reasons.js';
 import { parseInstant } from '../intake/timestamps.js';
 import { openStore } from '../state/store.js';
-import { SyncEngine, type HistoryEntry } from '../sync/scheduler.js';
+import { SyncEngine, type HistoryEntry } from '../sync/engine.js';
 import { loadSchedules, type Schedule } from '../sync/schedules.js';
 import type { CliIo } from './io.js';
 

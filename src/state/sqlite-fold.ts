@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
 import { compareIds } from '../intake/ids.js';
-import { compareVersions, type Version } from './fingerprint.js';
+import type { Version } from './fingerprint.js';
 import type { Plan, Reference } from './fold.js';
 import type { Batch } from './store.js';
 import { TABLES, keyString, printableDetail, type Column, type Table, type Value, type WriteRow } from './tables.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeCsv, encodeJsonl, oneRosterFiles, PIECE_BYTES, zipOneRoster } from '../../src/sinks/formats/index.js';
 import type { FeedRow } from '../../src/sync/feed-row.js';
-import type { SyncEngine } from '../../src/sync/scheduler.js';
+import type { SyncEngine } from '../../src/sync/engine.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
 import { A1, A2, A3, A4, A5, A9, C1, C2, P1, S1, S2, courseScore, engine, fold, grade, override, readBatch, tempDir } from './world.js';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
+import type { HistoryEntry, SyncEngine } from '../../src/sync/engine.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
 import { A1, A2, A3, C1, C2, C3, P1, ROOT_1, ROOT_2, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir, withAckFailing, withOutboxBlocked } from './world.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NormalisedEvent } from '../../src/intake/records.js';
-import type { HistoryEntry, SyncEngine } from '../../src/sync/scheduler.js';
+import type { HistoryEntry, SyncEngine } from '../../src/sync/engine.js';
 import { backends, openTestStore } from '../support/stores.js';
 import { A1, A2, A3, C1, C2, C3, COURSE_SIS, P1, ROOT_1, ROOT_2, ROOT_OF, S1, S2, courseScore, engine, fold, grade, override, filesIn, readBatch, tempDir, withAckFailing, withOutboxBlocked } from './world.js';
 

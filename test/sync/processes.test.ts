@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/state/store.js';
-import type { HistoryEntry } from '../../src/sync/scheduler.js';
+import type { HistoryEntry } from '../../src/sync/engine.js';
 import { buildCli } from '../support/build.js';
 import { cli } from '../support/cli.js';
 import { backends } from '../support/stores.js';

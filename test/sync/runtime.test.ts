@@ -2,7 +2,8 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/state/store.js';
 import { syncMetrics } from '../../src/sync/metrics.js';
-import { Scheduler, type HistoryEntry, type SyncEngine } from '../../src/sync/scheduler.js';
+import type { HistoryEntry, SyncEngine } from '../../src/sync/engine.js';
+import { Scheduler } from '../../src/sync/scheduler.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
 import { A1, A2, A3, S1, engine, fold, grade, schedules, tempDir } from './world.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NormalisedEvent } from '../../src/intake/records.js';
 import type { StateStore } from '../../src/state/store.js';
-import { SyncEngine, type SyncEngineOptions } from '../../src/sync/scheduler.js';
+import { SyncEngine, type SyncEngineOptions } from '../../src/sync/engine.js';
 import { parseSchedules, type Schedule } from '../../src/sync/schedules.js';
 import { courseGradeChange, gradeChange, gradeOverride, record } from '../support/grades.js';
 

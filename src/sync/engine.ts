@@ -1,0 +1,496 @@
+import { randomInt } from 'node:crypto';
+import { ConfigError, UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { openSink } from '../sinks/index.js';
+import type { FeedFormat } from '../sinks/formats/format.js';
+import type { Sink } from '../sinks/types.js';
+import { parseSinkUrl, sinkTarget } from '../sinks/url.js';
+import type { StateStore } from '../state/store.js';
+import { computeDelta } from './delta.js';
+import { UnknownScheduleError } from './errors.js';
+import { observeRun, type SyncMetrics } from './metrics.js';
+import { nextRun, previousRun } from './next-run.js';
+import { executeRun, recoverTarget, type RunContext, type RunPlan } from './run.js';
+import type { Schedule } from './schedules.js';
+import {
+  ALL_SCOPE,
+  openSyncStore,
+  type HeldEntry,
+  type ResendRecord,
+  type ResendSelector,
+  type RunRecord,
+  type RunStatus,
+  type RunTrigger,
+  type ScheduleStateRecord,
+  type ScheduleStatus,
+  type SyncStore,
+} from './store.js';
+import { totalRows, zeroHeld, zeroRowsBy, type HeldCounts, type HeldReason, type RowsBy } from './view.js';
+
+/**
+ * The schedules at run time (SPEC §4): definitions from the schedules file, pause/resume state from
+ * the store. `SyncEngine` is everything a command or an HTTP handler does (run now, pause, resume,
+ * resend, history, held rows); `Scheduler` (scheduler.ts) adds the clock: it runs each due
+ * occurrence, records skipped ones, and catches up once on start.
+ *
+ * For the service:
+ *
+ *     const scheduler = new Scheduler({ state, schedules, sinkUrl, metrics, logger });
+ *     await scheduler.start();                 // recovery + catch-up in the background, then the timer
+ *     await scheduler.list();                  // GET /api/schedules
+ *     await scheduler.runNow(id, admin);       // POST /api/schedules/{id}/run
+ *     await scheduler.pause(id, admin);        // POST /api/schedules/{id}/pause (resume alike)
+ *     await scheduler.resend({ selector: 'course', id, by: admin });   // POST /api/resend
+ *     await scheduler.runs({ limit: 50 });     // GET /api/runs;  scheduler.run(id): GET /api/runs/{id}
+ *     await scheduler.held({ limit: 1000 });   // GET /api/held
+ *     await scheduler.stop();                  // waits for runs in progress
+ */
+
+export interface SyncEngineOptions {
+  state: StateStore;
+  schedules: readonly Schedule[];
+  /** The default sink (GRADESTREAM_SINK_URL), for schedules that name none. */
+  sinkUrl: string;
+  /** How a sink URL becomes a sink (tests inject HTTPS options); default openSink. */
+  openSink?: (url: string) => Sink;
+  metrics?: SyncMetrics;
+  logger?: Logger;
+  /** Epoch ms; default Date.now. */
+  clock?: () => number;
+  /** How long a run waits for another run to the same SIS target; default 15 minutes. */
+  lockTimeoutMs?: number;
+  /** Candidates examined per page; default 1000. */
+  pageSize?: number;
+}
+
+/** A schedule as listed (GET /api/schedules, `schedules list`). Times are ISO UTC. */
+export interface ScheduleView {
+  id: string;
+  hourOfDay: number;
+  timeZone: string;
+  next_run: string;
+  status: ScheduleStatus;
+  postedBy: string;
+  rootAccountId: string | null;
+  /** The SIS target (sink URL without credentials) and the feed format. */
+  target: string;
+  format: FeedFormat;
+  /** Who last paused or resumed it, and when (null: never). */
+  status_changed_by: string | null;
+  status_changed_at: string | null;
+}
+
+/** A run as the history shows it (`runs list`, `sync`, GET /api/runs). Times are ISO UTC. */
+export interface HistoryEntry {
+  /** null for a dry run, which is not recorded. */
+  id: string | null;
+  schedule: string;
+  trigger: RunTrigger;
+  triggered_by: string;
+  scheduled_for: string | null;
+  started_at: string;
+  finished_at: string | null;
+  status: RunStatus | 'dry_run';
+  /** Rows delivered and acknowledged (for a dry run: that would be sent). */
+  rows: number;
+  rows_by: RowsBy;
+  held: HeldCounts;
+  /** Where the batch was delivered: a file path, s3:// URL or https URL. */
+  batch: string | null;
+  batch_id: string | null;
+  target: string;
+  error: string | null;
+}
+
+export interface HeldView extends Omit<HeldEntry, 'since' | 'changed_at'> {
+  since: string;
+  changed_at: string;
+}
+
+export interface RunOptions {
+  /** Who asked (manual runs): recorded in the history. */
+  by: string;
+  /** Compute and report the delta only: nothing is delivered, written or recorded. */
+  dryRun?: boolean;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function historyEntry(r: RunRecord): HistoryEntry {
+  const rowsBy = r.rows_by ?? zeroRowsBy();
+  return {
+    id: r.id,
+    schedule: r.schedule_id,
+    trigger: r.trigger,
+    triggered_by: r.triggered_by,
+    scheduled_for: iso(r.scheduled_for),
+    started_at: iso(r.started_at)!,
+    finished_at: iso(r.finished_at),
+    status: r.status,
+    rows: totalRows(rowsBy),
+    rows_by: rowsBy,
+    held: r.held ?? zeroHeld(),
+    batch: r.batch_location,
+    batch_id: r.batch_id,
+    target: r.target,
+    error: r.error,
+  };
+}
+
+interface Resolved {
+  schedule: Schedule;
+  target: string;
+  scope: string;
+  plan: RunPlan;
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 15 * 60_000;
+
+export class SyncEngine {
+  readonly schedules: readonly Schedule[];
+  private readonly clock: () => number;
+  private readonly sinks = new Map<string, Sink>();
+  private readonly resolved = new Map<string, Resolved>();
+  private readonly ctx: RunContext;
+
+  private constructor(
+    private readonly options: SyncEngineOptions,
+    readonly sync: SyncStore,
+  ) {
+    this.schedules = options.schedules;
+    this.clock = options.clock ?? Date.now;
+    this.ctx = {
+      state: options.state,
+      sync,
+      metrics: options.metrics,
+      logger: options.logger,
+      clock: this.clock,
+      lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      pageSize: options.pageSize,
+    };
+    // Every schedule's sink is checked now, so a bad URL stops the start rather than a run at 2 am.
+    const problems: string[] = [];
+    for (const s of this.schedules) {
+      try {
+        this.resolve(s);
+      } catch (err) {
+        problems.push(...(err instanceof ConfigError ? err.problems : [String(err)]));
+      }
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+
+  static async open(options: SyncEngineOptions): Promise<SyncEngine> {
+    return new SyncEngine(options, await openSyncStore(options.state));
+  }
+
+  /** Closes the sync store (before the state store it was opened on). */
+  close(): Promise<void> {
+    return this.sync.close();
+  }
+
+  /** The schedule with this id; UnknownScheduleError if the schedules file has none. */
+  schedule(id: string): Schedule {
+    const s = this.schedules.find((x) => x.id === id);
+    if (s === undefined) throw new UnknownScheduleError(id, this.schedules.map((x) => x.id));
+    return s;
+  }
+
+  private sinkFor(url: string): Sink {
+    let sink = this.sinks.get(url);
+    if (sink === undefined) this.sinks.set(url, (sink = (this.options.openSink ?? openSink)(url)));
+    return sink;
+  }
+
+  private resolve(s: Schedule): Resolved {
+    let r = this.resolved.get(s.id);
+    if (r !== undefined) return r;
+    const url = s.sink ?? this.options.sinkUrl;
+    const location = parseSinkUrl(url);
+    if ('problem' in location) throw new ConfigError([`schedule ${JSON.stringify(s.id)}: sink URL: ${location.problem}`]);
+    const scope = s.rootAccountId ?? ALL_SCOPE;
+    r = {
+      schedule: s,
+      target: sinkTarget(location),
+      scope,
+      plan: { scheduleId: s.id, scope, format: s.format, sink: this.sinkFor(url), sinkKind: location.kind },
+    };
+    this.resolved.set(s.id, r);
+    return r;
+  }
+
+  /** The SIS target a schedule delivers to. */
+  targetOf(id: string): string {
+    return this.resolve(this.schedule(id)).target;
+  }
+
+  private async states(): Promise<Map<string, ScheduleStateRecord>> {
+    return new Map((await this.sync.scheduleStates()).map((s) => [s.schedule_id, s]));
+  }
+
+  private view(s: Schedule, state: ScheduleStateRecord | undefined, now: number): ScheduleView {
+    const r = this.resolve(s);
+    return {
+      id: s.id,
+      hourOfDay: s.hourOfDay,
+      timeZone: s.timeZone,
+      next_run: iso(nextRun(s, now))!,
+      status: state?.status ?? 'enabled',
+      postedBy: s.postedBy,
+      rootAccountId: s.rootAccountId ?? null,
+      target: r.target,
+      format: s.format,
+      status_changed_by: state?.changed_by ?? null,
+      status_changed_at: iso(state?.changed_at ?? null),
+    };
+  }
+
+  async list(now = this.clock()): Promise<ScheduleView[]> {
+    const states = await this.states();
+    return this.schedules.map((s) => this.view(s, states.get(s.id), now));
+  }
+
+  /** Updates the schedule gauges (next run, suspended). */
+  async refreshGauges(now = this.clock()): Promise<void> {
+    const m = this.options.metrics;
+    if (m === undefined) return;
+    const states = await this.states();
+    for (const s of this.schedules) {
+      m.nextRun.set({ schedule: s.id }, nextRun(s, now) / 1000);
+      m.suspended.set({ schedule: s.id }, states.get(s.id)?.status === 'suspended' ? 1 : 0);
+    }
+  }
+
+  private async setStatus(id: string, status: ScheduleStatus, by: string): Promise<ScheduleView> {
+    const s = this.schedule(id);
+    const who = requireWho(by);
+    const states = await this.states();
+    let state = states.get(id);
+    // Pausing a paused schedule (or resuming an enabled one) changes nothing, and records nothing.
+    if ((state?.status ?? 'enabled') !== status) {
+      state = { schedule_id: id, status, changed_by: who, changed_at: this.clock() };
+      await this.sync.setScheduleStatus(state);
+      this.options.logger?.info({ schedule: id, status, by: who }, status === 'suspended' ? 'schedule paused' : 'schedule resumed');
+    }
+    this.options.metrics?.suspended.set({ schedule: id }, status === 'suspended' ? 1 : 0);
+    return this.view(s, state, this.clock());
+  }
+
+  /** Suspends automatic runs: each occurrence is recorded as skipped; changes keep accumulating. */
+  pause(id: string, by: string): Promise<ScheduleView> {
+    return this.setStatus(id, 'suspended', by);
+  }
+
+  /** Lets the next occurrence run, carrying everything accumulated; missed occurrences are not run. */
+  resume(id: string, by: string): Promise<ScheduleView> {
+    return this.setStatus(id, 'enabled', by);
+  }
+
+  /** Run now (SPEC §4): whatever the status; recorded with who asked (trigger manual). */
+  async runSchedule(id: string, options: RunOptions): Promise<HistoryEntry> {
+    const r = this.resolve(this.schedule(id));
+    const who = requireWho(options.by);
+    if (options.dryRun) return this.dryRun(r, who);
+    const runId = await this.sync.insertRun({
+      schedule_id: id,
+      trigger: 'manual',
+      triggered_by: who,
+      scheduled_for: null,
+      started_at: this.clock(),
+      status: 'running',
+      target: r.target,
+      scope: r.scope,
+    });
+    return this.execute(r, runId!);
+  }
+
+  private async execute(r: Resolved, runId: string): Promise<HistoryEntry> {
+    await executeRun(this.ctx, r.plan, runId, r.target);
+    const run = await this.sync.getRun(runId);
+    if (run === null) throw new Error(`run ${runId} vanished from the history`);
+    const entry = historyEntry(run);
+    if (this.options.metrics !== undefined) {
+      observeRun(this.options.metrics, {
+        schedule: run.schedule_id,
+        trigger: run.trigger,
+        status: run.status,
+        rows_by: entry.rows_by,
+        held: run.held,
+        finished_at: run.finished_at,
+        duration_seconds: run.finished_at === null ? null : (run.finished_at - run.started_at) / 1000,
+      });
+    }
+    const log = this.options.logger;
+    if (run.status === 'succeeded') log?.info({ run: run.id, schedule: run.schedule_id, rows: entry.rows, batch: entry.batch }, 'sync run succeeded');
+    else log?.warn({ run: run.id, schedule: run.schedule_id, status: run.status, error: run.error }, 'sync run did not succeed');
+    return entry;
+  }
+
+  private async dryRun(r: Resolved, who: string): Promise<HistoryEntry> {
+    const startedAt = this.clock();
+    // A scratch id for the candidate set: negative, so it never meets a recorded run's.
+    const runId = `-${randomInt(1, 2 ** 47)}`;
+    const watermark = await this.options.state.changeWatermark();
+    const { watermark: from } = await this.sync.cursor(r.target, r.scope);
+    const queueMark = await this.sync.queueMark(r.target);
+    const summary = await computeDelta(
+      this.sync,
+      { runId, target: r.target, scope: r.scope, from, to: watermark, queueMark, pageSize: this.options.pageSize },
+      { page: async () => undefined },
+    );
+    return {
+      id: null,
+      schedule: r.schedule.id,
+      trigger: 'manual',
+      triggered_by: who,
+      scheduled_for: null,
+      started_at: iso(startedAt)!,
+      finished_at: iso(this.clock())!,
+      status: 'dry_run',
+      rows: summary.row_count,
+      rows_by: summary.rows_by,
+      held: summary.held,
+      batch: null,
+      batch_id: null,
+      target: r.target,
+      error: null,
+    };
+  }
+
+  /**
+   * One occurrence of a schedule, claimed first (several replicas may try; one wins): enabled, it runs
+   * with `trigger`, triggered by the schedule's postedBy; suspended, it is recorded as skipped.
+   * Null when the occurrence was already claimed.
+   */
+  async runOccurrence(id: string, occurrence: number, trigger: 'scheduled' | 'catch_up'): Promise<HistoryEntry | null> {
+    const r = this.resolve(this.schedule(id));
+    const status = (await this.states()).get(id)?.status ?? 'enabled';
+    const now = this.clock();
+    const base = {
+      schedule_id: id,
+      triggered_by: r.schedule.postedBy,
+      scheduled_for: occurrence,
+      started_at: now,
+      target: r.target,
+      scope: r.scope,
+    };
+    if (status === 'suspended') {
+      const runId = await this.sync.insertRun({ ...base, trigger: 'scheduled', status: 'skipped', finished_at: now });
+      if (runId === null) return null;
+      this.options.metrics?.runs.inc({ schedule: id, trigger: 'scheduled', status: 'skipped' });
+      this.options.logger?.info({ schedule: id, occurrence: iso(occurrence) }, 'schedule suspended: occurrence skipped');
+      return historyEntry((await this.sync.getRun(runId))!);
+    }
+    const runId = await this.sync.insertRun({ ...base, trigger, status: 'running' });
+    if (runId === null) return null;
+    return this.execute(r, runId);
+  }
+
+  /**
+   * Every schedule's latest occurrence at or before `now` that nobody has claimed yet: run, or
+   * recorded as skipped. What the scheduler's timer does; `gradestream schedules tick` runs it once.
+   */
+  async tick(now = this.clock()): Promise<HistoryEntry[]> {
+    const results = await Promise.all(
+      this.schedules.map((s) => {
+        const occurrence = previousRun(s, now);
+        return occurrence === null ? null : this.runOccurrence(s.id, occurrence, 'scheduled');
+      }),
+    );
+    return results.filter((e): e is HistoryEntry => e !== null);
+  }
+
+  /**
+   * Catch-up on start (SPEC §4): an enabled schedule whose latest occurrence before `now` has no run
+   * — the service was down — and no run since, runs once with trigger catch_up, however many days
+   * were missed. Not when it was suspended at that occurrence (resuming does not run missed
+   * occurrences), and not for a schedule that has never run (a new schedule first runs at its next
+   * occurrence; "run now" is there for an immediate sync).
+   */
+  async catchUp(now = this.clock()): Promise<HistoryEntry[]> {
+    const states = await this.states();
+    const results: HistoryEntry[] = [];
+    for (const s of this.schedules) {
+      const occurrence = previousRun(s, now);
+      if (occurrence === null) continue;
+      const state = states.get(s.id);
+      if (state !== undefined && (state.status === 'suspended' || state.changed_at > occurrence)) continue;
+      if (!(await this.sync.hasRun(s.id))) continue;
+      if (await this.sync.hasRun(s.id, occurrence)) continue;
+      const entry = await this.runOccurrence(s.id, occurrence, 'catch_up');
+      if (entry !== null) results.push(entry);
+    }
+    return results;
+  }
+
+  /** Delivers again, and acknowledges, batches that runs interrupted by a crash left pending. */
+  async recoverPending(): Promise<void> {
+    const byTarget = new Map<string, Resolved>();
+    for (const s of this.schedules) {
+      const r = this.resolve(s);
+      if (!byTarget.has(r.target)) byTarget.set(r.target, r);
+    }
+    for (const [target, r] of byTarget) {
+      if ((await this.sync.batches(target, ['building', 'pending'])).length === 0) continue;
+      const lease = await this.sync.lockTarget(target, { timeoutMs: this.ctx.lockTimeoutMs, holder: `recovery (pid ${process.pid})` });
+      try {
+        await recoverTarget(this.ctx, lease, r.plan, null);
+      } finally {
+        await lease.release();
+      }
+    }
+  }
+
+  /**
+   * Resend (SPEC §4): forget what the target acknowledged for a course, an assignment or everything,
+   * so the next run sends the current view of those keys again. Held rows stay held. `target`: one
+   * SIS target; default every target the schedules deliver to.
+   */
+  async resend(request: { selector: ResendSelector; id?: string | null; by: string; target?: string }): Promise<ResendRecord[]> {
+    const who = requireWho(request.by);
+    if ((request.selector === 'all') !== (request.id === undefined || request.id === null)) {
+      throw new UsageError(request.selector === 'all' ? 'resend all takes no id' : `resend ${request.selector} needs an id`);
+    }
+    if (request.id != null && !/^(0|[1-9][0-9]{0,18})$/.test(request.id)) {
+      throw new UsageError(`${JSON.stringify(request.id)} is not a canonical (global) ${request.selector} id`);
+    }
+    const targets = request.target !== undefined ? [request.target] : [...new Set(this.schedules.map((s) => this.resolve(s).target))];
+    const records: ResendRecord[] = [];
+    for (const target of targets) {
+      records.push(
+        await this.sync.resend({ target, selector: request.selector, id: request.id ?? null, requested_by: who, requested_at: this.clock() }),
+      );
+    }
+    this.options.logger?.info({ selector: request.selector, id: request.id ?? null, by: who, targets }, 'resend requested');
+    return records;
+  }
+
+  async runs(filter: { schedule?: string; limit: number; before?: string }): Promise<HistoryEntry[]> {
+    if (filter.schedule !== undefined) this.schedule(filter.schedule);
+    return (await this.sync.listRuns({ schedule_id: filter.schedule, limit: filter.limit, before: filter.before })).map(historyEntry);
+  }
+
+  async run(id: string): Promise<HistoryEntry | null> {
+    const r = await this.sync.getRun(id);
+    return r === null ? null : historyEntry(r);
+  }
+
+  /** Held rows: of one schedule (its target and scope), or of every target. */
+  async held(filter: { schedule?: string; reason?: HeldReason; limit: number }): Promise<HeldView[]> {
+    const r = filter.schedule === undefined ? undefined : this.resolve(this.schedule(filter.schedule));
+    const rows = await this.sync.listHeld({ target: r?.target, scope: r?.scope, reason: filter.reason, limit: filter.limit });
+    return rows.map((h) => ({ ...h, since: iso(h.since)!, changed_at: iso(h.changed_at)! }));
+  }
+
+  /** Held rows by reason in a schedule's target and scope. */
+  heldCounts(id: string): Promise<HeldCounts> {
+    const r = this.resolve(this.schedule(id));
+    return this.sync.heldCounts(r.target, r.scope);
+  }
+}
+
+function requireWho(by: string): string {
+  const who = by.trim();
+  if (who === '') throw new UsageError('--as: say who is asking (a name for the history)');
+  return who;
+}
