@@ -8,9 +8,10 @@ import { sinkUrlProblem } from './sinks/url.js';
  * winning. An invalid configuration stops the process with every problem listed.
  */
 
-const stateUrl = z
-  .string()
-  .refine((v) => v.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(v), 'expected sqlite:PATH or postgres://…');
+const stateUrl = z.string().superRefine((v, ctx) => {
+  if (v === 'sqlite:') ctx.addIssue({ code: 'custom', message: 'sqlite: needs a path (sqlite:PATH)' });
+  else if (!v.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(v)) ctx.addIssue({ code: 'custom', message: 'expected sqlite:PATH or postgres://…' });
+});
 // The sinks' own rule (src/sinks/url.ts): also names what is wrong, e.g. plain http:// to a remote host.
 const sinkUrl = z.string().superRefine((v, ctx) => {
   const problem = sinkUrlProblem(v);
@@ -79,35 +80,107 @@ const ENV: Record<keyof Config, string> = {
 
 const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword']);
 
-/** Reads the configuration: `flags` (already named as Config keys) win over `env`. */
+/** The command-line flag of each setting that has one (SPEC §7.1's shared options, and `run --port`). */
+const FLAG: Partial<Record<keyof Config, string>> = {
+  stateUrl: '--state',
+  schedulesFile: '--schedules',
+  sinkUrl: '--sink',
+  httpPort: '--port',
+};
+
+/**
+ * Reads the configuration: `flags` (already named as Config keys) win over `env`. Every problem is
+ * listed at once — each setting's own, then the rules between settings (Kafka, SASL, webhook
+ * authentication) — named by the flag or variable the value came from.
+ */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   flags: Partial<Record<keyof Config, string | undefined>> = {},
 ): Config {
   const input: Record<string, string> = {};
+  const fromFlag = new Set<keyof Config>();
   for (const [key, name] of Object.entries(ENV) as [keyof Config, string][]) {
-    const value = flags[key] ?? env[name];
+    const flag = flags[key];
+    if (flag !== undefined && flag !== '') fromFlag.add(key);
+    const value = flag ?? env[name];
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+    // The rules between settings are checked on what did parse, so that their problems are listed too.
+    const valid: Record<string, unknown> = {};
+    const bad = new Set(parsed.error.issues.map((i) => i.path[0]));
+    for (const [key, field] of Object.entries(ConfigSchema.shape)) {
+      if (bad.has(key)) continue;
+      const one = field.safeParse(input[key]);
+      if (one.success) valid[key] = one.data;
+    }
+    throw new ConfigError([
+      ...parsed.error.issues.map((issue) => {
         const key = issue.path[0] as keyof Config | undefined;
         // Secrets are never echoed, even in an error.
         const shown = key === undefined || SECRET.has(key) ? '' : ` (${JSON.stringify(input[key])})`;
-        const where = key === undefined ? 'configuration' : `${ENV[key]}${shown}`;
+        const where = key === undefined ? 'configuration' : `${fromFlag.has(key) ? FLAG[key]! : ENV[key]}${shown}`;
         return `${where}: ${issue.message}`;
       }),
-    );
-  }
-  const sasl = [parsed.data.kafkaSaslMechanism, parsed.data.kafkaSaslUsername, parsed.data.kafkaSaslPassword];
-  if (sasl.some((v) => v !== undefined) && sasl.some((v) => v === undefined)) {
-    throw new ConfigError([
-      `${ENV.kafkaSaslMechanism}, ${ENV.kafkaSaslUsername} and ${ENV.kafkaSaslPassword}: set all three for SASL, or none`,
+      ...crossProblems(valid as Partial<Config>),
     ]);
   }
+  const problems = crossProblems(parsed.data);
+  if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
+}
+
+/** The rules between settings. */
+function crossProblems(c: Partial<Config>): string[] {
+  const problems = kafkaProblems(c);
+  const sasl = [c.kafkaSaslMechanism, c.kafkaSaslUsername, c.kafkaSaslPassword];
+  if (sasl.some((v) => v !== undefined) && sasl.some((v) => v === undefined)) {
+    problems.push(`${ENV.kafkaSaslMechanism}, ${ENV.kafkaSaslUsername} and ${ENV.kafkaSaslPassword}: set all three for SASL, or none`);
+  }
+  const auth = webhookAuthSettings(c);
+  if ('problems' in auth) problems.push(...auth.problems);
+  return problems;
+}
+
+/** Kafka is read when both brokers and topics are set; one without the other is a mistake. */
+export function kafkaProblems(c: Pick<Partial<Config>, 'kafkaBrokers' | 'kafkaTopics' | 'kafkaDlqTopic'>): string[] {
+  const brokers = c.kafkaBrokers ?? [];
+  const topics = c.kafkaTopics ?? [];
+  const problems: string[] = [];
+  if (brokers.length === 0 && topics.length > 0) problems.push(`${ENV.kafkaBrokers}: required when ${ENV.kafkaTopics} is set`);
+  if (topics.length === 0 && brokers.length > 0) problems.push(`${ENV.kafkaTopics}: required when ${ENV.kafkaBrokers} is set`);
+  if (c.kafkaDlqTopic !== undefined && topics.includes(c.kafkaDlqTopic)) {
+    problems.push(`${ENV.kafkaDlqTopic}: must not be one of the topics read`);
+  }
+  return problems;
+}
+
+export type WebhookAuthMode = 'jwt' | 'secret' | 'none';
+
+export type WebhookAuthSettings =
+  | { mode: 'jwt'; jwksUrl: string; issuer: string }
+  | { mode: 'secret'; secret: string }
+  | { mode: 'none' };
+
+/**
+ * The webhook's authentication mode and its settings, with the defaults SPEC §1.1 gives (jwt when a
+ * JWKS URL is set, else secret when a secret is, else none), or what the mode lacks.
+ */
+export function webhookAuthSettings(
+  c: Pick<Partial<Config>, 'webhookAuth' | 'webhookJwksUrl' | 'webhookIssuer' | 'webhookSecret'>,
+): WebhookAuthSettings | { problems: string[] } {
+  const mode: WebhookAuthMode = c.webhookAuth ?? (c.webhookJwksUrl ? 'jwt' : c.webhookSecret ? 'secret' : 'none');
+  if (mode === 'jwt') {
+    const problems: string[] = [];
+    if (!c.webhookJwksUrl) problems.push(`${ENV.webhookAuth}=jwt needs ${ENV.webhookJwksUrl}`);
+    if (!c.webhookIssuer) problems.push(`${ENV.webhookAuth}=jwt needs ${ENV.webhookIssuer}`);
+    return problems.length > 0 ? { problems } : { mode, jwksUrl: c.webhookJwksUrl!, issuer: c.webhookIssuer! };
+  }
+  if (mode === 'secret') {
+    return c.webhookSecret ? { mode, secret: c.webhookSecret } : { problems: [`${ENV.webhookAuth}=secret needs ${ENV.webhookSecret}`] };
+  }
+  return { mode };
 }
 
 /** The environment variable behind each setting, for messages and the README. */

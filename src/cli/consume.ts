@@ -1,15 +1,13 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { intakeMetrics, Registry } from '../metrics.js';
 import { kafkaSourceFromConfig, sqsSourceFromConfig, type LiveSource } from '../sources/live.js';
 import { openStore } from '../state/store.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
+import { commandConfig, shared, type SharedOptions } from './options.js';
 
-export interface ConsumeOptions {
-  json?: boolean;
-  state?: string;
+export interface ConsumeOptions extends SharedOptions {
   /** Kafka: the group session timeout in ms (a SIGKILLed member is noticed after this long) */
   sessionTimeout?: string;
 }
@@ -26,7 +24,7 @@ export async function consume(kind: string, opts: ConsumeOptions, io: CliIo, unt
   if (sessionTimeoutMs !== undefined && !(Number.isSafeInteger(sessionTimeoutMs) && sessionTimeoutMs > 0)) {
     throw new UsageError(`--session-timeout: ${JSON.stringify(opts.sessionTimeout)} is not a positive integer`);
   }
-  const config = loadConfig(io.env, { stateUrl: opts.state });
+  const config = commandConfig(opts, io);
   const log = createLogger(config.logLevel);
   const registry = new Registry();
   const store = await openStore(config.stateUrl);
@@ -81,12 +79,9 @@ function stopRequested(until?: AbortSignal): Promise<void> {
  * program's exit override and output settings.
  */
 export function registerConsume(cli: Command, run: (action: (io: CliIo) => Promise<number>) => void): void {
-  cli
-    .command('consume', { hidden: true })
+  shared(cli.command('consume', { hidden: true }))
     .description('run one live source (kafka or sqs, configured from the environment) until SIGTERM')
     .argument('<source>', 'kafka or sqs')
-    .option('--json', 'the totals as one JSON document on stdout at the end')
-    .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
     .option('--session-timeout <ms>', 'Kafka consumer group session timeout (default 30000)')
     .action((kind: string, opts: ConsumeOptions) => run((io) => consume(kind, opts, io)));
 }

@@ -1,13 +1,11 @@
-import { loadConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { openStore, type StudentState } from '../state/store.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
+import { commandConfig, type SharedOptions } from './options.js';
 
-export interface InspectOptions {
+export interface InspectOptions extends SharedOptions {
   student: string;
   course?: string;
-  json?: boolean;
-  state?: string;
 }
 
 const CANONICAL_ID = /^(0|[1-9][0-9]{0,18})$/;
@@ -25,7 +23,7 @@ function id(flag: string, value: string): string {
 export async function inspectCommand(opts: InspectOptions, io: CliIo): Promise<number> {
   const student = id('--student', opts.student);
   const course = opts.course === undefined ? undefined : id('--course', opts.course);
-  const config = loadConfig(io.env, { stateUrl: opts.state });
+  const config = commandConfig(opts, io);
   const store = await openStore(config.stateUrl, { mustExist: true });
   let state: StudentState;
   try {

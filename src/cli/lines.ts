@@ -6,6 +6,7 @@ import { InputUnreadableError } from '../errors.js';
 
 /** One line of a JSON Lines input, with its source position. */
 export interface InputLine {
+  /** The file as named on the command line; `stdin` for `-`. */
   file: string;
   line: number;
   text: string;
@@ -29,14 +30,17 @@ export async function checkReadable(files: readonly string[]): Promise<void> {
  * Streams the lines of each file in turn (`-` = stdin), a chunk of input at a time (one array per
  * chunk read, never empty: a per-line async iteration costs more than parsing some lines); memory
  * does not grow with the input. LF or CRLF endings. Blank lines (a trailing newline, spacing) are not
- * messages: skipped, but they still count in line numbers so positions match an editor's.
+ * messages: skipped, but they still count in line numbers so positions match an editor's. A UTF-8
+ * byte order mark at the start of an input (some Windows editors write one) is not part of its first line.
  */
 export async function* readLineBatches(files: readonly string[], stdin: Readable): AsyncGenerator<InputLine[]> {
   for (const file of files) {
     const stream = file === '-' ? stdin : createReadStream(file, { highWaterMark: 1 << 20 });
     const decoder = new StringDecoder('utf8');
+    const name = file === '-' ? 'stdin' : file;
     let rest = '';
     let line = 0;
+    let first = true;
     const chunks = stream[Symbol.asyncIterator]();
     for (;;) {
       let next: IteratorResult<Buffer | string>;
@@ -45,7 +49,11 @@ export async function* readLineBatches(files: readonly string[], stdin: Readable
       } catch (err) {
         throw new InputUnreadableError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
-      const text = next.done ? rest + decoder.end() + '\n' : rest + decoder.write(next.value as Buffer);
+      let text = next.done ? rest + decoder.end() + '\n' : rest + decoder.write(next.value as Buffer);
+      if (first && text !== '') {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        first = false;
+      }
       const lines: InputLine[] = [];
       let start = 0;
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
@@ -53,7 +61,7 @@ export async function* readLineBatches(files: readonly string[], stdin: Readable
         const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
         const lineText = text.slice(start, end);
         start = nl + 1;
-        if (lineText.trim() !== '') lines.push({ file, line, text: lineText });
+        if (lineText.trim() !== '') lines.push({ file: name, line, text: lineText });
       }
       rest = text.slice(start);
       if (lines.length > 0) yield lines;

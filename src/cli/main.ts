@@ -11,23 +11,10 @@ import { resendCommand, type ResendOptions } from './resend.js';
 import { runCommand, type RunOptions } from './run.js';
 import { runsList, runsShow } from './runs.js';
 import { schedulesList, schedulesNext, schedulesSetStatus, schedulesTick } from './schedules.js';
+import { shared, type SharedOptions } from './options.js';
 import type { SyncCliOptions } from './sync-common.js';
 import { syncCommand, type SyncOptions } from './sync.js';
 import { validate } from './validate.js';
-
-const STATE_HELP = 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)';
-const SCHEDULES_HELP = 'schedules file, YAML or JSON (overrides GRADESTREAM_SCHEDULES_FILE)';
-const SINK_HELP = 'default sink of schedules that name none: file:DIR, s3://bucket/prefix or https://… (overrides GRADESTREAM_SINK_URL)';
-
-/** The options every sync command shares (SPEC §7.1). */
-function syncOptions(command: Command, sink = true): Command {
-  command
-    .option('--json', 'one JSON document on stdout')
-    .option('--state <url>', STATE_HELP)
-    .option('--schedules <file>', SCHEDULES_HELP);
-  if (sink) command.option('--sink <url>', SINK_HELP);
-  return command;
-}
 
 type Action = (io: CliIo) => Promise<number>;
 
@@ -45,59 +32,41 @@ function program(io: CliIo, run: (action: Action) => void): Command {
     })
     .showSuggestionAfterError(false);
 
-  cli
-    .command('run')
+  shared(cli.command('run'))
     .description('the service: sources, webhook, scheduler, HTTP API and admin page, metrics (until SIGTERM)')
-    .option('--state <url>', 'state store (overrides GRADESTREAM_STATE_URL)')
-    .option('--schedules <file>', 'schedules file (overrides GRADESTREAM_SCHEDULES_FILE)')
-    .option('--sink <url>', 'default sink (overrides GRADESTREAM_SINK_URL)')
     .option('--port <port>', 'HTTP port (overrides GRADESTREAM_HTTP_PORT)')
     .action((opts: RunOptions) => run((io) => runCommand(opts, io)));
 
-  cli
-    .command('validate')
+  shared(cli.command('validate'))
     .description('check Canvas-format JSON Lines; writes nothing (exit 1 if any line is quarantined)')
     .argument('<files...>', 'JSON Lines files; - for stdin')
-    .option('--json', 'one JSON document on stdout')
-    .action((files: string[], opts: { json?: boolean }) => run((io) => validate(files, opts, io)));
+    .action((files: string[], opts: SharedOptions) => run((io) => validate(files, opts, io)));
 
-  cli
-    .command('replay')
+  shared(cli.command('replay'))
     .description('fold Canvas-format JSON Lines into the state store, through the same pipeline as the live sources')
     .argument('<files...>', 'JSON Lines files; - for stdin')
-    .option('--json', 'one JSON document on stdout')
-    .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
     .option('--batch-size <lines>', 'lines folded per transaction (default 20000)')
     .action((files: string[], opts: ReplayOptions) => run((io) => replay(files, opts, io)));
 
   const quarantine = cli.command('quarantine').description('quarantined messages: list them, re-drive them after a fix');
-  quarantine
-    .command('list')
+  shared(quarantine.command('list'))
     .description('quarantined messages, oldest first')
     .option('--limit <n>', 'at most this many (default 100)')
     .option('--after <id>', 'the page after this id')
-    .option('--json', 'one JSON document on stdout')
-    .option('--state <url>', 'state store (overrides GRADESTREAM_STATE_URL)')
     .action((opts: QuarantineOptions) => run((io) => quarantineList(opts, io)));
-  quarantine
-    .command('redrive')
+  shared(quarantine.command('redrive'))
     .description('run intake again on quarantined messages: fold those now valid, drop those now ignored')
     .option('--id <id...>', 'only these quarantine ids')
     .option('--reason <code>', 'only messages quarantined for this reason')
-    .option('--json', 'one JSON document on stdout')
-    .option('--state <url>', 'state store (overrides GRADESTREAM_STATE_URL)')
     .action((opts: QuarantineOptions) => run((io) => quarantineRedrive(opts, io)));
 
-  cli
-    .command('inspect')
+  shared(cli.command('inspect'))
     .description("show what the state store holds for a student")
     .requiredOption('--student <id>', 'canonical (global) student id')
     .option('--course <id>', 'only this course (canonical id)')
-    .option('--json', 'one JSON document on stdout')
-    .option('--state <url>', 'state store: sqlite:PATH or postgres://… (overrides GRADESTREAM_STATE_URL)')
     .action((opts: InspectOptions) => run((io) => inspectCommand(opts, io)));
 
-  syncOptions(
+  shared(
     cli
       .command('sync')
       .description('run a schedule now, whatever its status; prints the run (exit 1 if it failed)')
@@ -107,14 +76,14 @@ function program(io: CliIo, run: (action: Action) => void): Command {
   ).action((id: string, opts: SyncOptions) => run((io) => syncCommand(id, opts, io)));
 
   const schedules = cli.command('schedules').description('sync schedules: list, pause, resume, next runs');
-  syncOptions(
+  shared(
     schedules
       .command('list')
       .description('every schedule with its hour of day, time zone, next run, status, owner and scope')
       .option('--now <iso>', 'compute next runs from this instant instead of now'),
   ).action((opts: SyncCliOptions & { now?: string }) => run((io) => schedulesList(opts, io)));
   for (const action of ['pause', 'resume'] as const) {
-    syncOptions(
+    shared(
       schedules
         .command(action)
         .description(action === 'pause' ? 'suspend automatic runs (kept in the state store)' : 'let the next occurrence run again')
@@ -122,23 +91,22 @@ function program(io: CliIo, run: (action: Action) => void): Command {
         .requiredOption('--as <name>', 'who is asking (recorded)'),
     ).action((id: string, opts: SyncCliOptions & { as: string }) => run((io) => schedulesSetStatus(action, id, opts, io)));
   }
-  syncOptions(
+  shared(
     schedules
       .command('next')
       .description('the next scheduled run instants of a schedule, in UTC')
       .argument('<schedule>', 'schedule id')
       .option('--after <iso>', 'runs strictly after this instant (default now)')
       .option('--count <n>', 'how many (default 1)'),
-    false,
   ).action((id: string, opts: SyncCliOptions & { after?: string; count?: string }) => run((io) => schedulesNext(id, opts, io)));
-  syncOptions(
+  shared(
     schedules
       .command('tick', { hidden: true })
       .description("operational: run every schedule's latest due occurrence nobody has claimed (one scheduler pass)")
       .option('--now <iso>', 'as if it were this instant'),
   ).action((opts: SyncCliOptions & { now?: string }) => run((io) => schedulesTick(opts, io)));
 
-  syncOptions(
+  shared(
     cli
       .command('resend')
       .description("make the SIS targets forget a course's, an assignment's or every acknowledged row: the next run sends them again")
@@ -149,18 +117,18 @@ function program(io: CliIo, run: (action: Action) => void): Command {
   ).action((opts: ResendOptions) => run((io) => resendCommand(opts, io)));
 
   const runs = cli.command('runs').description('the sync history');
-  syncOptions(
+  shared(
     runs
       .command('list')
       .description('runs, newest first')
       .option('--schedule <id>', 'only this schedule')
       .option('--limit <n>', 'at most this many (default 20)'),
   ).action((opts: SyncCliOptions & { schedule?: string; limit?: string }) => run((io) => runsList(opts, io)));
-  syncOptions(runs.command('show').description('one run').argument('<run>', 'run id')).action((id: string, opts: SyncCliOptions) =>
+  shared(runs.command('show').description('one run').argument('<run>', 'run id')).action((id: string, opts: SyncCliOptions) =>
     run((io) => runsShow(id, opts, io)),
   );
 
-  syncOptions(
+  shared(
     cli
       .command('held')
       .description('rows with a pending change the SIS cannot be sent yet, with the reason')

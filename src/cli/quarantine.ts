@@ -1,4 +1,3 @@
-import { loadConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { AvroDecoder } from '../intake/avro.js';
 import { intakeText, quarantineReasons, type Verdict } from '../intake/index.js';
@@ -6,10 +5,9 @@ import type { NormalisedEvent } from '../intake/records.js';
 import { openStore, type StoredQuarantineEntry } from '../state/store.js';
 import { positiveInt } from './sync-common.js';
 import { writeJson, type CliIo } from './io.js';
+import { commandConfig, type SharedOptions } from './options.js';
 
-export interface QuarantineOptions {
-  json?: boolean;
-  state?: string;
+export interface QuarantineOptions extends SharedOptions {
   limit?: string;
   after?: string;
   id?: string[];
@@ -18,7 +16,7 @@ export interface QuarantineOptions {
 
 /** `gradestream quarantine list`: quarantined messages, oldest first, with their position and reason. */
 export async function quarantineList(opts: QuarantineOptions, io: CliIo): Promise<number> {
-  const config = loadConfig(io.env, { stateUrl: opts.state });
+  const config = commandConfig(opts, io);
   const limit = positiveInt('--limit', opts.limit, 100, 10_000);
   const store = await openStore(config.stateUrl, { mustExist: true });
   try {
@@ -41,7 +39,7 @@ export async function quarantineList(opts: QuarantineOptions, io: CliIo): Promis
  * the others stay, counted as still quarantined.
  */
 export async function quarantineRedrive(opts: QuarantineOptions, io: CliIo): Promise<number> {
-  const config = loadConfig(io.env, { stateUrl: opts.state });
+  const config = commandConfig(opts, io);
   if (opts.reason !== undefined && !(quarantineReasons as readonly string[]).includes(opts.reason)) {
     throw new UsageError(`--reason: ${JSON.stringify(opts.reason)} is not a quarantine reason (${quarantineReasons.join(', ')})`);
   }

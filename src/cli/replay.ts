@@ -1,14 +1,12 @@
-import { loadConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { intakeText } from '../intake/index.js';
 import { addCounts, ingest, zeroCounts, type IngestCounts, type Message } from '../sources/ingest.js';
 import { openStore } from '../state/store.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { checkReadable, readLineBatches } from './lines.js';
+import { commandConfig, type SharedOptions } from './options.js';
 
-export interface ReplayOptions {
-  json?: boolean;
-  state?: string;
+export interface ReplayOptions extends SharedOptions {
   batchSize?: string;
 }
 
@@ -34,7 +32,7 @@ export async function replay(files: string[], opts: ReplayOptions, io: CliIo): P
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw new UsageError(`--batch-size: ${JSON.stringify(opts.batchSize)} is not a positive integer`);
   }
-  const config = loadConfig(io.env, { stateUrl: opts.state });
+  const config = commandConfig(opts, io);
   await checkReadable(files);
   const store = await openStore(config.stateUrl);
   const totals = zeroCounts();
@@ -55,7 +53,7 @@ export async function replay(files: string[], opts: ReplayOptions, io: CliIo): P
         // Intake as each line is read, so that a batch holds records rather than raw lines: only a
         // quarantined line's text is kept (ingest reads no other).
         const verdict = intakeText(text);
-        const position = `${file === '-' ? 'stdin' : file}:${line}`;
+        const position = `${file}:${line}`;
         batch.push({ text: verdict.outcome === 'quarantined' ? text : '', verdict, source: 'replay', position });
         if (batch.length >= batchSize) {
           await fold(batch);

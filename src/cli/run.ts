@@ -1,13 +1,10 @@
 import { once } from 'node:events';
-import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startService } from '../service/app.js';
 import { EXIT, type CliIo } from './io.js';
+import { commandConfig, type SharedOptions } from './options.js';
 
-export interface RunOptions {
-  state?: string;
-  schedules?: string;
-  sink?: string;
+export interface RunOptions extends SharedOptions {
   port?: string;
 }
 
@@ -16,7 +13,7 @@ export interface RunOptions {
  * finished and acknowledged, runs in progress completed) and exit 0.
  */
 export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
-  const config = loadConfig(io.env, { stateUrl: opts.state, schedulesFile: opts.schedules, sinkUrl: opts.sink, httpPort: opts.port });
+  const config = commandConfig(opts, io, { httpPort: opts.port });
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
   io.stderr.write(`gradestream: listening on port ${service.port} (state ${service.store.url})\n`);

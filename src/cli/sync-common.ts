@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { IntakeProblem } from '../intake/reasons.js';
 import { parseInstant } from '../intake/timestamps.js';
@@ -6,17 +6,13 @@ import { openStore } from '../state/store.js';
 import { SyncEngine, type HistoryEntry } from '../sync/engine.js';
 import { loadSchedules, type Schedule } from '../sync/schedules.js';
 import type { CliIo } from './io.js';
+import { commandConfig, type SharedOptions } from './options.js';
 
 /** Options every sync command takes (SPEC §7.1); flags win over the environment. */
-export interface SyncCliOptions {
-  json?: boolean;
-  state?: string;
-  schedules?: string;
-  sink?: string;
-}
+export type SyncCliOptions = SharedOptions;
 
 export function syncConfig(opts: SyncCliOptions, io: CliIo): Config {
-  return loadConfig(io.env, { stateUrl: opts.state, schedulesFile: opts.schedules, sinkUrl: opts.sink });
+  return commandConfig(opts, io);
 }
 
 export async function schedulesOf(config: Config): Promise<Schedule[]> {

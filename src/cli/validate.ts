@@ -1,6 +1,7 @@
 import { intakeText } from '../intake/index.js';
 import { checkReadable, readLines } from './lines.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
+import { commandConfig, type SharedOptions } from './options.js';
 
 /** One line that did not come out valid: its position and verdict. */
 interface Finding {
@@ -20,7 +21,8 @@ const increment = (counts: Record<string, number>, key: string): void => {
  * `gradestream validate FILE...`: intake on every line, nothing written. Exit 0 when every line is
  * valid or ignored, 1 when any is quarantined (2 for unusable arguments, raised before this runs).
  */
-export async function validate(files: string[], opts: { json?: boolean }, io: CliIo): Promise<number> {
+export async function validate(files: string[], opts: SharedOptions, io: CliIo): Promise<number> {
+  commandConfig(opts, io); // nothing of it is used, but a command line with a bad setting is refused as by every command
   await checkReadable(files);
   const counts = { received: 0, valid: 0, ignored: 0, quarantined: 0 };
   const byKind: Record<string, number> = {};

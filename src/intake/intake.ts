@@ -15,7 +15,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 function rawDigitsIn(text: string) {
   return (path: string): string | undefined => {
     const key = path.slice(path.lastIndexOf('.') + 1);
-    const m = new RegExp(`"${key}"\\s*:\\s*(-?\\d+)`).exec(text);
+    const m = new RegExp(`"${key}"\\s*:\\s*(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)`).exec(text);
     return m?.[1];
   };
 }

@@ -36,6 +36,7 @@ export function show(value: unknown): string {
   let text: string;
   if (value === undefined) text = 'absent';
   else if (typeof value === 'bigint') text = value.toString();
+  else if (typeof value === 'number' && !Number.isFinite(value)) text = String(value); // a JSON number out of range: Infinity, not "null"
   else {
     try {
       text = JSON.stringify(value) ?? String(value);

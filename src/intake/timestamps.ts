@@ -76,8 +76,17 @@ export function parseInstant(value: unknown, path: string): number {
   }
   const days = daysFromCivil(year, month, day);
   const local = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + fractionToMillis(m[7]);
-  return local - offsetMinutes * 60_000;
+  const instant = local - offsetMinutes * 60_000;
+  // An offset can carry a four-digit year out of 0000-9999 in UTC, where formatInstant's form ends.
+  if (instant < FIRST_INSTANT || instant > LAST_INSTANT) {
+    throw new IntakeProblem('invalid_timestamp', `${path}: ${show(value)} is outside the years 0000-9999 in UTC`);
+  }
+  return instant;
 }
+
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
+const FIRST_INSTANT = -62_167_219_200_000;
+const LAST_INSTANT = 253_402_300_799_999;
 
 /** UTC rendering used at every boundary: YYYY-MM-DDTHH:mm:ss.SSSZ. */
 export function formatInstant(ms: number): string {

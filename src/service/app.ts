@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { intakeMetrics } from '../metrics.js';
 import { liveSources, type LiveSource } from '../sources/live.js';
@@ -55,10 +56,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   collectDefaultMetrics({ register: registry, prefix: 'gradestream_' });
   const intake = intakeMetrics(registry);
 
-  // Everything that can be wrong in the configuration is found before anything starts.
+  // Everything that can be wrong in the configuration is found before anything starts, and listed at
+  // once: the settings (loadConfig), then both files.
   const authSettings = webhookAuthSettings(config);
-  const schedules = config.schedulesFile ? await loadSchedules(config.schedulesFile, { defaultTimeZone: config.timeZone }) : [];
-  const tokens = config.adminTokensFile ? await Tokens.load(config.adminTokensFile) : Tokens.empty();
+  const [schedules, tokens] = await allOrProblems([
+    config.schedulesFile ? loadSchedules(config.schedulesFile, { defaultTimeZone: config.timeZone }) : Promise.resolve([]),
+    config.adminTokensFile ? Tokens.load(config.adminTokensFile) : Promise.resolve(Tokens.empty()),
+  ] as const);
 
   const store = await openStore(config.stateUrl);
   stateRecordsGauge(registry, store, log);
@@ -131,4 +135,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log.info('stopped');
     },
   };
+}
+
+/** Every value, or one ConfigError with the problems of all that failed (other errors as they are). */
+async function allOrProblems<T extends readonly unknown[]>(work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const other = failures.find((e) => !(e instanceof ConfigError));
+  if (other !== undefined) throw other;
+  if (failures.length > 0) throw new ConfigError(failures.flatMap((e) => (e as ConfigError).problems));
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

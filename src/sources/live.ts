@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Config } from '../config.js';
+import { kafkaProblems, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { IntakeMetrics } from '../metrics.js';
@@ -67,12 +67,7 @@ export function kafkaSourceFromConfig(
   const brokers = config.kafkaBrokers ?? [];
   const topics = config.kafkaTopics ?? [];
   if (brokers.length === 0 && topics.length === 0) return undefined;
-  const problems: string[] = [];
-  if (brokers.length === 0) problems.push('GRADESTREAM_KAFKA_BROKERS: required when GRADESTREAM_KAFKA_TOPICS is set');
-  if (topics.length === 0) problems.push('GRADESTREAM_KAFKA_TOPICS: required when GRADESTREAM_KAFKA_BROKERS is set');
-  if (config.kafkaDlqTopic !== undefined && topics.includes(config.kafkaDlqTopic)) {
-    problems.push('GRADESTREAM_KAFKA_DLQ_TOPIC: must not be one of the topics read');
-  }
+  const problems = kafkaProblems(config); // listed by loadConfig already; a Config built otherwise is checked here
   if (problems.length > 0) throw new ConfigError(problems);
   const sasl =
     config.kafkaSaslMechanism === undefined

@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { Config } from '../config.js';
+import { webhookAuthSettings as authSettings, type Config, type WebhookAuthMode, type WebhookAuthSettings } from '../config.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -10,29 +10,15 @@ import { ConfigError } from '../errors.js';
  * - `secret`: plain JSON carrying the shared secret as `?secret=` or `X-Gradestream-Secret`;
  * - `none`: for local use only (warned about at start, exported as a metric).
  */
-export type WebhookAuthMode = 'jwt' | 'secret' | 'none';
+export type { WebhookAuthMode, WebhookAuthSettings } from '../config.js';
 
-export type WebhookAuthSettings =
-  | { mode: 'jwt'; jwksUrl: string; issuer: string }
-  | { mode: 'secret'; secret: string }
-  | { mode: 'none' };
-
-/** The mode and its settings from the configuration, with the defaults SPEC §1.1 gives. */
-export function webhookAuthSettings(config: Pick<Config, 'webhookAuth' | 'webhookJwksUrl' | 'webhookIssuer' | 'webhookSecret'>): WebhookAuthSettings {
-  const mode: WebhookAuthMode =
-    config.webhookAuth ?? (config.webhookJwksUrl ? 'jwt' : config.webhookSecret ? 'secret' : 'none');
-  const problems: string[] = [];
-  if (mode === 'jwt') {
-    if (!config.webhookJwksUrl) problems.push('GRADESTREAM_WEBHOOK_AUTH=jwt needs GRADESTREAM_WEBHOOK_JWKS_URL');
-    if (!config.webhookIssuer) problems.push('GRADESTREAM_WEBHOOK_AUTH=jwt needs GRADESTREAM_WEBHOOK_ISSUER');
-    if (problems.length === 0) return { mode, jwksUrl: config.webhookJwksUrl!, issuer: config.webhookIssuer! };
-  } else if (mode === 'secret') {
-    if (!config.webhookSecret) problems.push('GRADESTREAM_WEBHOOK_AUTH=secret needs GRADESTREAM_WEBHOOK_SECRET');
-    else return { mode, secret: config.webhookSecret };
-  } else {
-    return { mode };
-  }
-  throw new ConfigError(problems);
+/** The mode and its settings from the configuration (loadConfig has already listed what a mode lacks). */
+export function webhookAuthSettings(
+  config: Pick<Partial<Config>, 'webhookAuth' | 'webhookJwksUrl' | 'webhookIssuer' | 'webhookSecret'>,
+): WebhookAuthSettings {
+  const settings = authSettings(config);
+  if ('problems' in settings) throw new ConfigError(settings.problems);
+  return settings;
 }
 
 /** A refusal is final (401) unless the JWKS could not be fetched: then the sender should retry (503). */

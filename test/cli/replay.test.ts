@@ -74,6 +74,12 @@ describe('gradestream replay', () => {
     await store.close();
   });
 
+  it('reads past a UTF-8 byte order mark at the start of a file', async () => {
+    const bom = file('bom.jsonl', ['\ufeff' + events[0]!, events[5]!]);
+    const r = await cli(['replay', bom, '--json', '--state', stateUrl()]);
+    expect(r.stdout).toBe('{"received":2,"applied":2,"stale":0,"duplicate":0,"ignored":0,"quarantined":0}\n');
+  });
+
   it('replays several files in turn, --state winning over the environment', async () => {
     const state = stateUrl();
     // The documentation's grade_change (2019) is older than mixed.jsonl's on the same key: stale.

@@ -58,7 +58,7 @@ describe('gradestream validate', () => {
 
   it('reads stdin for -', async () => {
     const r = await cli(['validate', '--json', '-'], `${fixtureText('grade_change')}\r\n{oops\r\n`);
-    expect(JSON.parse(r.stdout)).toMatchObject({ received: 2, valid: 1, quarantined: 1, lines: [{ file: '-', line: 2, reason: 'malformed_json' }] });
+    expect(JSON.parse(r.stdout)).toMatchObject({ received: 2, valid: 1, quarantined: 1, lines: [{ file: 'stdin', line: 2, reason: 'malformed_json' }] });
   });
 
   it.each([

@@ -194,6 +194,8 @@ describe('quarantine reasons (SPEC §1.4)', () => {
     ['hour 24', 'grade_change', { event_time: '2019-11-01T24:00:00Z' }, {}, 'invalid_timestamp', /T24:00/],
     ['not a date', 'grade_change', { event_time: 'yesterday' }, {}, 'invalid_timestamp', /"yesterday"/],
     ['a space instead of T', 'grade_change', { event_time: '2019-11-01 19:11:05Z' }, {}, 'invalid_timestamp', /2019-11-01 19/],
+    ['an offset past year 9999 in UTC', 'grade_change', { event_time: '9999-12-31T23:59:59.999-00:01' }, {}, 'invalid_timestamp', /outside the years 0000-9999/],
+    ['an offset before year 0000 in UTC', 'grade_change', { event_time: '0000-01-01T00:00:00+01' }, {}, 'invalid_timestamp', /outside the years 0000-9999/],
     ['bad updated_at', 'course_grade_change', {}, { updated_at: '2019-12-11T16:26:34' }, 'timestamp_without_offset', /body\.updated_at/],
     ['unsafe integer id', 'grade_change', {}, {}, 'unsafe_integer_id', /body\.student_id: 21070000000000048 /],
     ['id with letters', 'grade_change', {}, { assignment_id: '2107~355' }, 'invalid_field', /body\.assignment_id: "2107~355"/],
@@ -222,8 +224,19 @@ describe('quarantine reasons (SPEC §1.4)', () => {
     expect(v.outcome === 'quarantined' && v.detail).toMatch(detail);
   });
 
-  it('a score that overflows to Infinity in JSON is invalid', () => {
+  it('a score that overflows to Infinity in JSON is invalid, and says so', () => {
     const text = JSON.stringify(variant('grade_change', { body: { score: 1 } })).replace('"score":1', '"score":1e400');
-    expect(intakeText(text)).toMatchObject({ outcome: 'quarantined', reason: 'invalid_field' });
+    expect(intakeText(text)).toMatchObject({ outcome: 'quarantined', reason: 'invalid_field', detail: 'body.score: Infinity is not a finite number' });
+  });
+
+  it('an unsafe id written with an exponent is shown as written', () => {
+    const text = JSON.stringify(variant('grade_change', {})).replace('"student_id":"21070000000000048"', '"student_id":2.107e16');
+    expect(intakeText(text)).toMatchObject({ outcome: 'quarantined', reason: 'unsafe_integer_id', detail: expect.stringMatching(/^body\.student_id: 2\.107e16 is a JSON number/) });
+  });
+
+  it('the last and first instants a four-digit UTC year can write are valid', () => {
+    for (const t of ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999+00:01', '0000-01-01T00:00:00Z']) {
+      expect(intakeText(JSON.stringify(variant('grade_change', { metadata: { event_time: t } }))).outcome, t).toBe('valid');
+    }
   });
 });

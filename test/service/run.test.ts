@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli } from '../support/build.js';
 import { startRunProcess, type RunningService } from '../support/service.js';
 import { fixtureText, variant } from '../support/events.js';
 
@@ -78,5 +79,27 @@ describe('gradestream run', () => {
   it('stops gracefully on SIGTERM with exit 0', async () => {
     service.child.kill('SIGTERM');
     expect(await service.exited).toBe(0);
+  });
+});
+
+describe('gradestream run with an invalid configuration', () => {
+  it('stops at start, before listening, with every problem listed (exit 2)', async () => {
+    const cli = await buildCli();
+    try {
+      const result = await promisify(execFile)(process.execPath, [cli.runner, 'run', '--port', '0', '--state', 'sqlite:'], {
+        env: { ...process.env, GRADESTREAM_KAFKA_BROKERS: '127.0.0.1:9' },
+        timeout: 30_000,
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        'gradestream: invalid configuration: --state ("sqlite:"): sqlite: needs a path (sqlite:PATH); ' +
+          'GRADESTREAM_KAFKA_TOPICS: required when GRADESTREAM_KAFKA_BROKERS is set\n',
+      );
+    } finally {
+      cli.remove();
+    }
   });
 });
