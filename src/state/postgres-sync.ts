@@ -287,6 +287,22 @@ export class PostgresSyncStore implements SyncStore {
     return String(rows[0]!['m'] ?? '0');
   }
 
+  async advanceCursor(target: string, scope: string, epoch: string, watermark: string): Promise<void> {
+    await this.tx(async (c) => {
+      // FOR SHARE: a resend --all (which takes the row FOR UPDATE) waits, or is waited for.
+      const rows = (await c.query('SELECT epoch FROM sync_targets WHERE target = $1 FOR SHARE', [target])).rows as Raw[];
+      if (String(rows[0]?.['epoch'] ?? '0') === epoch) await this.advanceCursorIn(c, target, scope, watermark);
+    });
+  }
+
+  private async advanceCursorIn(c: Queryable, target: string, scope: string, watermark: string): Promise<void> {
+    await c.query(
+      `INSERT INTO sync_cursor (target, scope, watermark) VALUES ($1, $2, $3)
+       ON CONFLICT (target, scope) DO UPDATE SET watermark = greatest(sync_cursor.watermark, excluded.watermark)`,
+      [target, scope, watermark],
+    );
+  }
+
   // the delta
 
   async buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void> {
@@ -492,13 +508,7 @@ export class PostgresSyncStore implements SyncStore {
            op = excluded.op, run_id = excluded.run_id`,
         [id, b.run_id, batchId],
       );
-      if (epoch === b.epoch) {
-        await c.query(
-          `INSERT INTO sync_cursor (target, scope, watermark) VALUES ($1, $2, $3)
-           ON CONFLICT (target, scope) DO UPDATE SET watermark = greatest(sync_cursor.watermark, excluded.watermark)`,
-          [b.target, b.scope, b.watermark],
-        );
-      }
+      if (epoch === b.epoch) await this.advanceCursorIn(c, b.target, b.scope, b.watermark);
       if (b.scope === ALL_SCOPE) {
         await c.query('DELETE FROM sync_queue WHERE target = $1 AND id <= $2', [b.target, b.queue_mark]);
       } else {

@@ -322,6 +322,20 @@ export class SqliteSyncStore implements SyncStore {
     return String(row['m'] ?? 0n);
   }
 
+  async advanceCursor(target: string, scope: string, epoch: string, watermark: string): Promise<void> {
+    this.tx(() => {
+      const e = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(target) as Raw | undefined;
+      if (String(e?.['epoch'] ?? 0n) === epoch) this.advanceCursorSync(target, scope, big(watermark));
+    });
+  }
+
+  private advanceCursorSync(target: string, scope: string, watermark: bigint): void {
+    this.stmt(
+      `INSERT INTO sync_cursor (target, scope, watermark) VALUES (?, ?, ?)
+       ON CONFLICT (target, scope) DO UPDATE SET watermark = max(watermark, excluded.watermark)`,
+    ).run(target, scope, watermark);
+  }
+
   // the delta
 
   async buildCandidates(runId: string, target: string, from: string, to: string, queueMark: string): Promise<void> {
@@ -505,12 +519,7 @@ export class SqliteSyncStore implements SyncStore {
       ).run(this.targetId(b.target), big(b.run_id), batchId);
 
       const epoch = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(b.target) as Raw | undefined;
-      if (String(epoch?.['epoch'] ?? 0n) === b.epoch) {
-        this.stmt(
-          `INSERT INTO sync_cursor (target, scope, watermark) VALUES (?, ?, ?)
-           ON CONFLICT (target, scope) DO UPDATE SET watermark = max(watermark, excluded.watermark)`,
-        ).run(b.target, b.scope, big(b.watermark));
-      }
+      if (String(epoch?.['epoch'] ?? 0n) === b.epoch) this.advanceCursorSync(b.target, b.scope, big(b.watermark));
       if (b.scope === ALL_SCOPE) {
         this.stmt('DELETE FROM sync_queue WHERE target = ? AND id <= ?').run(b.target, big(b.queue_mark));
       } else {

@@ -10,6 +10,7 @@ import { computeDelta } from './delta.js';
 import { UnknownScheduleError } from './errors.js';
 import { observeRun, type SyncMetrics } from './metrics.js';
 import { nextRun, previousRun } from './next-run.js';
+import { refreshHeld } from './held.js';
 import { executeRun, recoverTarget, type RunContext, type RunPlan } from './run.js';
 import type { Schedule } from './schedules.js';
 import {
@@ -475,9 +476,21 @@ export class SyncEngine {
     return r === null ? null : historyEntry(r);
   }
 
-  /** Held rows: of one schedule (its target and scope), or of every target. */
+  /**
+   * Held rows: of one schedule (its target and scope), or of every target; brought up to date first
+   * (refreshHeld), except for a target a run is delivering to, which is left as the run leaves it.
+   */
   async held(filter: { schedule?: string; reason?: HeldReason; limit: number }): Promise<HeldView[]> {
     const r = filter.schedule === undefined ? undefined : this.resolve(this.schedule(filter.schedule));
+    // A target with an unscoped schedule is refreshed whole, once; else each of its scopes.
+    const wanted = r === undefined ? this.schedules.map((s) => this.resolve(s)) : [r];
+    const scopes = new Map<string, Set<string>>();
+    for (const w of wanted) scopes.set(w.target, (scopes.get(w.target) ?? new Set()).add(w.scope));
+    for (const [target, set] of scopes) {
+      for (const scope of set.has(ALL_SCOPE) ? [ALL_SCOPE] : set) {
+        await refreshHeld(this.options.state, this.sync, target, scope, { clock: this.clock, pageSize: this.options.pageSize });
+      }
+    }
     const rows = await this.sync.listHeld({ target: r?.target, scope: r?.scope, reason: filter.reason, limit: filter.limit });
     return rows.map((h) => ({ ...h, since: iso(h.since)!, changed_at: iso(h.changed_at)! }));
   }

@@ -19,7 +19,8 @@ import type { Candidate, HeldCounts, HeldReason, RecordType, RowsBy, SyncKey } f
  * - sync_acked — the acknowledged-view ledger, per SIS target (not per schedule): the digest and op of
  *   what the target holds for each key. A blank digest (a resend; a batch abandoned after it may
  *   have been delivered) means "held, values unknown": the key goes again.
- * - sync_cursor — per (target, scope): the change number up to which changes were examined.
+ * - sync_cursor — per (target, scope): the change number up to which changes were examined; scope
+ *   `held:SCOPE` is how far held refreshes of that scope examined (src/sync/held.ts).
  * - sync_held — rows with a pending change that is not visible, with the reason and since when.
  * - sync_resend + sync_queue — resend requests, and the keys they put back in line.
  * - sync_targets — per target, the count of `resend --all` requests (cursor resets).
@@ -218,6 +219,11 @@ export interface SyncStore {
   cursor(target: string, scope: string): Promise<{ watermark: string; epoch: string }>;
   /** The highest resend-queue id of the target ("0" when empty). */
   queueMark(target: string): Promise<string>;
+  /**
+   * Moves the cursor of (target, scope) forward to `watermark` (never back), unless the target's
+   * epoch is no longer `epoch` (a resend --all came since: its reset stands).
+   */
+  advanceCursor(target: string, scope: string, epoch: string, watermark: string): Promise<void>;
 
   // the delta
   /**

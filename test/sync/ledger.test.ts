@@ -114,6 +114,46 @@ describe.each(backends)('the acknowledged-view ledger ($name)', (backend) => {
     expect([quietAgain.rows, quietAgain.held]).toEqual([0, second.held]);
   });
 
+  it('lists what is held now, between runs too, and the next run counts the same', async () => {
+    const sync = await engine(t.store, '- {id: nightly, hourOfDay: 2, postedBy: A}', `file:${outbox}`);
+    const target = `file:${outbox}`;
+    const listed = async () => (await sync.held({ limit: 100 })).map((h) => `${h.reason} ${h.student_id} ${h.assignment_id ?? '-'}`);
+    await fold(
+      t.store,
+      grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 1, muted: true }),
+      grade('2026-03-01T10:01:00Z', { assignment: A1, student: S2, score: 2 }),
+    );
+    // Before any run.
+    expect(await listed()).toEqual([`unposted ${S1} ${A1}`, `student_unmapped ${S2} ${A1}`]);
+
+    // The grade is posted: no longer held, though no run has happened; the run sends it.
+    await fold(t.store, grade('2026-03-01T12:00:00Z', { assignment: A1, student: S1, score: 1, muted: false }));
+    expect(await listed()).toEqual([`student_unmapped ${S2} ${A1}`]);
+    const dry = await sync.runSchedule('nightly', { by: 'ops', dryRun: true });
+    const first = await run(sync, 'nightly');
+    expect(brief(first)).toEqual([`assignment upsert MATH-101 ABC.123 ${A1} 1`]);
+    expect(first.held).toEqual({ unposted: 0, student_unmapped: 1, course_unmapped: 0 });
+    expect(dry.held).toEqual(first.held);
+    expect(await listed()).toEqual([`student_unmapped ${S2} ${A1}`]);
+
+    // While a run delivers to the target, the list is as that run leaves it: no waiting for it.
+    await fold(t.store, grade('2026-03-02T10:00:00Z', { assignment: A2, student: S1, score: 5, muted: true }));
+    const lease = await sync.sync.lockTarget(target, { timeoutMs: 1000, holder: 'a run' });
+    try {
+      expect(await listed()).toEqual([`student_unmapped ${S2} ${A1}`]);
+    } finally {
+      await lease.release();
+    }
+    expect(await listed()).toEqual([`unposted ${S1} ${A2}`, `student_unmapped ${S2} ${A1}`]);
+
+    // A resend of everything resets what the refreshes examined as well: still listed, still counted.
+    await sync.resend({ selector: 'all', by: 'ops' });
+    expect(await listed()).toEqual([`unposted ${S1} ${A2}`, `student_unmapped ${S2} ${A1}`]);
+    const second = await run(sync, 'nightly');
+    expect(brief(second)).toEqual([`assignment upsert MATH-101 ABC.123 ${A1} 1`]);
+    expect(second.held).toEqual({ unposted: 1, student_unmapped: 1, course_unmapped: 0 });
+  });
+
   it('resend: a course, an assignment or everything goes again; held rows stay held', async () => {
     const sync = await engine(t.store, '- {id: nightly, hourOfDay: 2, postedBy: A}', `file:${outbox}`);
     await fold(
