@@ -1,3 +1,4 @@
+import { resendView } from '../sync/engine.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { requireOne } from './schedules.js';
 import { withEngine, type SyncCliOptions } from './sync-common.js';
@@ -18,13 +19,8 @@ export async function resendCommand(opts: ResendOptions, io: CliIo): Promise<num
   const which = requireOne({ '--course': opts.course, '--assignment': opts.assignment, '--all': opts.all });
   const selector = which === '--course' ? 'course' : which === '--assignment' ? 'assignment' : 'all';
   const id = selector === 'course' ? opts.course! : selector === 'assignment' ? opts.assignment! : null;
-  const records = await withEngine(opts, io, (engine) => engine.resend({ selector, id, by: opts.as }));
-  const result = {
-    selector,
-    id,
-    requested_by: opts.as.trim(),
-    targets: records.map((r) => ({ target: r.target, resend_id: r.resend_id, unacked: r.unacked })),
-  };
+  const request = { selector, id, by: opts.as } as const;
+  const result = resendView(request, await withEngine(opts, io, (engine) => engine.resend(request)));
   if (opts.json) writeJson(io, result);
   else {
     const what = selector === 'all' ? 'everything' : `${selector} ${id}`;

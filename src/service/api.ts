@@ -32,7 +32,9 @@ function cookie(req: Request, name: string): string | undefined {
 
 export function principalOf(req: Request, tokens: Tokens): Principal | undefined {
   const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return tokens.verify(auth.slice('Bearer '.length).trim());
+  // The scheme name is case-insensitive (RFC 9110 §11.1).
+  const bearer = auth === undefined ? null : /^bearer +(.*)$/i.exec(auth);
+  if (bearer) return tokens.verify(bearer[1]!.trim());
   const session = cookie(req, SESSION_COOKIE);
   return session === undefined ? undefined : tokens.verifySession(session);
 }

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
 import { NotFoundError, UnknownScheduleError } from '../sync/errors.js';
+import { resendView } from '../sync/engine.js';
 import type { Scheduler } from '../sync/scheduler.js';
 import type { AdminBackend } from './api.js';
 import { HttpError } from './http.js';
@@ -24,15 +25,14 @@ export function adminBackend(scheduler: Scheduler, store: StateStore): AdminBack
     pauseSchedule: (id, by) => answer(() => scheduler.pause(id, by)),
     resumeSchedule: (id, by) => answer(() => scheduler.resume(id, by)),
     resend: (sel, by) =>
-      answer(() =>
-        scheduler.resend(
-          sel.all
-            ? { selector: 'all', by }
-            : sel.course !== undefined
-              ? { selector: 'course', id: sel.course, by }
-              : { selector: 'assignment', id: sel.assignment ?? null, by },
-        ),
-      ),
+      answer(async () => {
+        const request = sel.all
+          ? ({ selector: 'all', by } as const)
+          : sel.course !== undefined
+            ? ({ selector: 'course', id: sel.course, by } as const)
+            : ({ selector: 'assignment', id: sel.assignment ?? null, by } as const);
+        return resendView(request, await scheduler.resend(request));
+      }),
     listRuns: (limit) => answer(() => scheduler.runs({ limit })),
     getRun: (id) => answer(async () => (await scheduler.run(id)) ?? undefined),
     listHeld: (limit) => answer(() => scheduler.held({ limit })),

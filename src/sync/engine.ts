@@ -147,6 +147,25 @@ interface Resolved {
 
 const DEFAULT_LOCK_TIMEOUT_MS = 15 * 60_000;
 
+/** A resend as `resend --json` and POST /api/resend show it: one request, a record per SIS target. */
+export interface ResendView {
+  selector: ResendSelector;
+  id: string | null;
+  requested_by: string;
+  requested_at: string;
+  targets: { target: string; resend_id: string; unacked: number }[];
+}
+
+export function resendView(request: { selector: ResendSelector; id?: string | null; by: string }, records: readonly ResendRecord[]): ResendView {
+  return {
+    selector: request.selector,
+    id: request.id ?? null,
+    requested_by: records[0]?.requested_by ?? request.by.trim(),
+    requested_at: iso(records[0]?.requested_at ?? Date.now())!,
+    targets: records.map((r) => ({ target: r.target, resend_id: r.resend_id, unacked: r.unacked })),
+  };
+}
+
 export class SyncEngine {
   readonly schedules: readonly Schedule[];
   private readonly clock: () => number;

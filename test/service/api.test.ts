@@ -42,6 +42,8 @@ describe('admin API and page', () => {
     expect((await fetch(`${base}/api/schedules`)).status).toBe(401);
     expect((await fetch(`${base}/api/schedules`, { headers: bearer('nope') })).status).toBe(401);
     expect((await fetch(`${base}/api/schedules`, { headers: bearer('view') })).status).toBe(200);
+    // The scheme name is case-insensitive.
+    expect((await fetch(`${base}/api/schedules`, { headers: { authorization: 'bearer view' } })).status).toBe(200);
     expect((await fetch(`${base}/api/schedules/nightly/run`, { method: 'POST', headers: bearer('view') })).status).toBe(403);
     expect(calls).toEqual([]);
   });

@@ -60,6 +60,19 @@ describe('gradestream run', () => {
     expect(text).not.toMatch(/21070000000000048/); // never an id as a label
   });
 
+  it('answers a resend as `resend --json` prints it: who, when (ISO), what each target forgot', async () => {
+    const r = await fetch(`${base}/api/resend`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"all":true}' });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { requested_at: string };
+    expect(body).toEqual({
+      selector: 'all',
+      id: null,
+      requested_by: 'ada',
+      requested_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      targets: [{ target: `file:${join(dir, 'outbox')}`, resend_id: expect.stringMatching(/^\d+$/), unacked: 1 }],
+    });
+  });
+
   it('exposes metrics that Prometheus accepts (promtool check metrics)', async () => {
     const promtool = process.env['GRADESTREAM_PROMTOOL'];
     if (!promtool) throw new Error('GRADESTREAM_PROMTOOL is not set: run the suite with `npm test` (scripts/tools.sh installs Prometheus)');
