@@ -122,6 +122,7 @@ describe('gradestream sync and friends', () => {
       selector: 'assignment',
       id: A1,
       requested_by: 'Registrar',
+      requested_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
       targets: [{ target: `file:${outbox}`, resend_id: '1', unacked: 1 }],
     });
     expect(await json('sync', 'nightly', '--as', 'x')).toMatchObject({ rows: 1 });
