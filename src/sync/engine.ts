@@ -425,7 +425,9 @@ export class SyncEngine {
    * — the service was down — and no run since, runs once with trigger catch_up, however many days
    * were missed. Not when it was suspended at that occurrence (resuming does not run missed
    * occurrences), and not for a schedule that has never run (a new schedule first runs at its next
-   * occurrence; "run now" is there for an immediate sync).
+   * occurrence; "run now" is there for an immediate sync). A schedule suspended since before its latest
+   * occurrence has it recorded as skipped, as it would have been had the service been up (once: the
+   * latest, like catch-up).
    */
   async catchUp(now = this.clock()): Promise<HistoryEntry[]> {
     const states = await this.states();
@@ -434,6 +436,11 @@ export class SyncEngine {
       const occurrence = previousRun(s, now);
       if (occurrence === null) continue;
       const state = states.get(s.id);
+      if (state?.status === 'suspended' && state.changed_at <= occurrence) {
+        const skipped = await this.runOccurrence(s.id, occurrence, 'catch_up'); // null: recorded already
+        if (skipped !== null) results.push(skipped);
+        continue;
+      }
       if (state !== undefined && (state.status === 'suspended' || state.changed_at > occurrence)) continue;
       if (!(await this.sync.hasRun(s.id))) continue;
       if (await this.sync.hasRun(s.id, occurrence)) continue;

@@ -101,6 +101,24 @@ describe.each(backends)('schedules at run time ($name)', (backend) => {
     expect(nightly(await sync.catchUp()).map(summary)).toEqual([['catch_up', 'succeeded', '2026-03-07T02:00:00.000Z', 0]]);
   });
 
+  it("records a suspended schedule's occurrence missed while down as skipped, once", async () => {
+    const sync = await open();
+    now = day(1) + MINUTE;
+    await sync.pause('nightly', 'Ada');
+    now = day(2) + MINUTE;
+    expect((await sync.tick()).map(summary)).toEqual([['scheduled', 'skipped', '2026-03-02T02:00:00.000Z', 0]]);
+    // Down from day 2 until day 4, 07:00: the latest occurrence is recorded, as it would have been.
+    now = at('2026-03-04T07:00:00Z');
+    expect((await sync.catchUp()).map(summary)).toEqual([['scheduled', 'skipped', '2026-03-04T02:00:00.000Z', 0]]);
+    expect(await sync.catchUp()).toEqual([]);
+    expect(await sync.tick()).toEqual([]);
+    // Paused after the occurrence it missed: nothing is recorded for it (it was enabled then).
+    const other = await open(`${NIGHTLY.replace('nightly', 'other')}`);
+    now = at('2026-03-05T07:00:00Z');
+    await other.pause('other', 'Ada');
+    expect(await other.catchUp()).toEqual([]);
+  });
+
   it('the Scheduler runs occurrences as they come due, and catches up on start', async () => {
     const sync = await open();
     await sync.runOccurrence('nightly', day(1), 'scheduled');
