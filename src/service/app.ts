@@ -9,7 +9,7 @@ import { webhookAuthenticator, webhookAuthSettings } from '../sources/webhook-au
 import { openStore, type StateStore } from '../state/store.js';
 import { syncMetrics } from '../sync/metrics.js';
 import { Scheduler } from '../sync/scheduler.js';
-import { loadSchedules } from '../sync/schedules.js';
+import { loadSchedules, type Schedule } from '../sync/schedules.js';
 import { registerApi } from './api.js';
 import { adminBackend } from './backend.js';
 import { createHttpServer, listen, Router } from './http.js';
@@ -59,10 +59,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Everything that can be wrong in the configuration is found before anything starts, and listed at
   // once: the settings (loadConfig), then both files.
   const authSettings = webhookAuthSettings(config);
-  const [schedules, tokens] = await allOrProblems([
-    config.schedulesFile ? loadSchedules(config.schedulesFile, { defaultTimeZone: config.timeZone }) : Promise.resolve([]),
-    config.adminTokensFile ? Tokens.load(config.adminTokensFile) : Promise.resolve(Tokens.empty()),
-  ] as const);
+  const { schedules, tokens } = await readConfigFiles(config);
 
   const store = await openStore(config.stateUrl);
   stateRecordsGauge(registry, store, log);
@@ -135,6 +132,21 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log.info('stopped');
     },
   };
+}
+
+/**
+ * The files the configuration names: the schedules and the admin tokens, both read; one ConfigError
+ * lists the problems of both. `run` also reads them when the settings themselves are invalid, so that
+ * every problem is listed at once.
+ */
+export async function readConfigFiles(
+  c: Pick<Partial<Config>, 'schedulesFile' | 'adminTokensFile' | 'timeZone'>,
+): Promise<{ schedules: Schedule[]; tokens: Tokens }> {
+  const [schedules, tokens] = await allOrProblems([
+    c.schedulesFile ? loadSchedules(c.schedulesFile, { defaultTimeZone: c.timeZone ?? 'UTC' }) : Promise.resolve([]),
+    c.adminTokensFile ? Tokens.load(c.adminTokensFile) : Promise.resolve(Tokens.empty()),
+  ] as const);
+  return { schedules: [...schedules], tokens };
 }
 
 /** Every value, or one ConfigError with the problems of all that failed (other errors as they are). */

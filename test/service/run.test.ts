@@ -96,11 +96,11 @@ describe('gradestream run', () => {
 });
 
 describe('gradestream run with an invalid configuration', () => {
-  it('stops at start, before listening, with every problem listed (exit 2)', async () => {
+  it('stops at start, before listening, with every problem listed, the files named included (exit 2)', async () => {
     const cli = await buildCli();
     try {
       const result = await promisify(execFile)(process.execPath, [cli.runner, 'run', '--port', '0', '--state', 'sqlite:'], {
-        env: { ...process.env, GRADESTREAM_KAFKA_BROKERS: '127.0.0.1:9' },
+        env: { ...process.env, GRADESTREAM_KAFKA_BROKERS: '127.0.0.1:9', GRADESTREAM_SCHEDULES_FILE: '/nonexistent/schedules.yaml' },
         timeout: 30_000,
       }).then(
         () => ({ code: 0, stderr: '' }),
@@ -109,7 +109,8 @@ describe('gradestream run with an invalid configuration', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toBe(
         'gradestream: invalid configuration: --state ("sqlite:"): sqlite: needs a path (sqlite:PATH); ' +
-          'GRADESTREAM_KAFKA_TOPICS: required when GRADESTREAM_KAFKA_BROKERS is set\n',
+          'GRADESTREAM_KAFKA_TOPICS: required when GRADESTREAM_KAFKA_BROKERS is set; ' +
+          '/nonexistent/schedules.yaml: cannot read the schedules file (ENOENT: no such file or directory, open \'/nonexistent/schedules.yaml\')\n',
       );
     } finally {
       cli.remove();
