@@ -60,19 +60,27 @@ export function webhookAuthenticator(
       };
     }
     case 'jwt': {
-      const jwks =
-        options.jwks ??
-        createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: options.cooldownMs ?? 30_000, timeoutDuration: 5_000 });
+      // After a fetch, jose does not fetch the JWKS again for the cooldown, whatever kid comes: a bound
+      // on what a flood of made-up kids costs Canvas's JWKS endpoint.
+      const cooldownMs = options.cooldownMs ?? JWKS_COOLDOWN_MS;
+      const jwks = options.jwks ?? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: cooldownMs, timeoutDuration: 5_000 });
       return {
         mode: 'jwt',
         authenticate: async (req) => {
           const token = req.body.trim();
+          // Fetched within the cooldown: a kid it lacks may be a key rotated in since, not checked yet.
+          const cooling = (jwks as Partial<{ coolingDown: boolean }>).coolingDown === true;
           try {
             const { payload } = await jwtVerify(token, jwks, { algorithms: ['RS256'], issuer: settings.issuer });
             const { metadata, body } = payload as { metadata?: unknown; body?: unknown };
             const message = { metadata, body };
             return { ok: true, text: JSON.stringify(message), value: message };
           } catch (err) {
+            if (err instanceof joseErrors.JWKSNoMatchingKey && cooling) {
+              // Refused (401) only once a fetch after the token came in lacks its key; until then the
+              // sender retries (503), so an event signed with a key just rotated in is not lost.
+              return { ok: false, why: `no key of the JWKS (fetched within the last ${cooldownMs / 1000} s) matches the token; retry`, retryable: true };
+            }
             // Our side cannot verify (JWKS down, bad JWKS): not the sender's fault, so let it retry.
             const unreachable =
               !(err instanceof joseErrors.JOSEError) ||
@@ -86,6 +94,9 @@ export function webhookAuthenticator(
     }
   }
 }
+
+/** How long after a JWKS fetch an unknown kid waits for the next one (jose's cooldown). */
+export const JWKS_COOLDOWN_MS = 5_000;
 
 function describeJoseError(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'token expired';

@@ -110,6 +110,21 @@ describe('signed payloads (RS256 JWS against a JWKS)', () => {
     jwks.setKeys([keyA]);
   });
 
+  it('a kid the JWKS lacked when it was just fetched is retried (503) until a fetch after it decides', async () => {
+    const auth = webhookAuthenticator({ mode: 'jwt', jwksUrl: jwks.url, issuer: ISSUER }, { cooldownMs: 1500 });
+    expect((await auth.authenticate(request(await signEvent(keyA, claims, { issuer: ISSUER })))).ok).toBe(true);
+    jwks.setKeys([keyA, keyB]); // Canvas rotates B in, just after the fetch
+    const rotated = await signEvent(keyB, claims, { issuer: ISSUER });
+    expect(await auth.authenticate(request(rotated))).toMatchObject({ ok: false, retryable: true });
+    await new Promise((r) => setTimeout(r, 1600));
+    expect((await auth.authenticate(request(rotated))).ok).toBe(true); // the sender's retry
+    // A kid that a fetch made after it came in still lacks: refused for good.
+    await new Promise((r) => setTimeout(r, 1600));
+    const stray = await signEvent(await signingKey('z'), claims, { issuer: ISSUER });
+    expect(await auth.authenticate(request(stray))).toEqual({ ok: false, why: 'no key of the JWKS matches the token', retryable: false });
+    jwks.setKeys([keyA]);
+  });
+
   it('an unreachable JWKS is retryable, not a 401', async () => {
     const auth = webhookAuthenticator({ mode: 'jwt', jwksUrl: 'http://127.0.0.1:9/jwks.json', issuer: ISSUER });
     expect(await auth.authenticate(request(await signEvent(keyA, claims, { issuer: ISSUER })))).toMatchObject({ ok: false, retryable: true });
