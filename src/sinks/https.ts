@@ -106,6 +106,15 @@ export class HttpsSink implements Sink {
       } catch (err) {
         if (err instanceof SinkRejectedError) throw err;
         if (signal?.aborted) throw signal.reason;
+        const tls = untrustedCertificate(err);
+        if (tls !== null) {
+          // The handshake failed, so nothing reached the SIS, and retrying cannot make it trusted.
+          throw new SinkRejectedError(
+            `${this.target}: its TLS certificate is not trusted (${tls}); for a private CA set NODE_EXTRA_CA_CERTS`,
+            undefined,
+            { cause: err },
+          );
+        }
         problem = networkProblem(err);
       }
       if (attempt >= this.maxAttempts) {
@@ -130,6 +139,27 @@ function parseRetryAfter(value: string | null): number {
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
+}
+
+/** Node's certificate verification failures (the TLS handshake's, before any request is sent). */
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function untrustedCertificate(err: unknown): string | null {
+  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && CERTIFICATE_ERRORS.has(code) ? code : null;
 }
 
 function networkProblem(err: unknown): string {

@@ -112,6 +112,20 @@ describe('https sink', () => {
     expect(sleeps).toEqual([100, 200]);
   });
 
+  it("fails at once, as refused, when the endpoint's certificate is not trusted (nothing reached it)", async () => {
+    let calls = 0;
+    const { sink, sleeps } = sinkFor('https://sis.example.edu/grades', {
+      fetch: async () => {
+        calls += 1;
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
+      },
+    });
+    const error = await sink.deliver(batch()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SinkRejectedError);
+    expect((error as Error).message).toMatch(/TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\); for a private CA set NODE_EXTRA_CA_CERTS/);
+    expect([calls, sleeps]).toEqual([1, []]);
+  });
+
   it('gives up on 5xx after the bound', async () => {
     server = await startServer(script({ status: 503, body: '{"error":{"message":"down for maintenance"}}' }));
     const error = await sinkFor(server.url, { maxAttempts: 2 }).sink.deliver(batch()).catch((e: unknown) => e);
