@@ -50,6 +50,16 @@ interface Writer {
 }
 
 /** The outcome of reading the wire format, before intake. */
+/**
+ * A decoded Avro value as the JSON text kept for quarantine (readable, and re-drivable as Canvas JSON).
+ * Avro doubles may be NaN or ±Infinity, which JSON.stringify would write as null — a valid score, so a
+ * re-drive would fold an invalid event as a cleared one: they are written as the strings "NaN",
+ * "Infinity", "-Infinity", which intake refuses as it refused the value.
+ */
+export function avroValueJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+}
+
 export type WireDecoded = { ok: true; schemaId: number; value: unknown } | { ok: false; detail: string };
 
 export class AvroDecoder {

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import { isRetryable } from '../errors.js';
-import { AvroDecoder } from '../intake/avro.js';
+import { AvroDecoder, avroValueJson } from '../intake/avro.js';
 import { intakeText, intakeValue, type Verdict } from '../intake/index.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
@@ -327,7 +327,7 @@ export class KafkaSource {
       const verdict = intakeValue(wire.value);
       if (verdict.outcome !== 'quarantined') return { text: '', source: 'kafka', position, verdict }; // the text is only kept for quarantine
       const detail = `${verdict.detail} (raw: the Avro value, schema id ${wire.schemaId}, as JSON)`;
-      return { text: JSON.stringify(wire.value), source: 'kafka', position, verdict: { ...verdict, detail } };
+      return { text: avroValueJson(wire.value), source: 'kafka', position, verdict: { ...verdict, detail } };
     }
     const text = value.toString('utf8');
     return { text, source: 'kafka', position, verdict: intakeText(text) };

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AvroDecoder, loadNormalisedEventType, loadType } from '../../src/intake/avro.js';
-import { intakeValue, type Verdict } from '../../src/intake/intake.js';
+import { AvroDecoder, avroValueJson, loadNormalisedEventType, loadType } from '../../src/intake/avro.js';
+import { intakeText, intakeValue, type Verdict } from '../../src/intake/intake.js';
 import {
   CourseGradeChangeRecord,
   GradeChangeRecord,
@@ -68,6 +68,20 @@ describe('Canvas events in the Confluent wire format', () => {
     const decoded = decoder.decodeWire(decoder.encode(ids.gradeChange, event));
     expect(decoded.ok && (decoded.value as Envelope).body['grader_id']).toBeNull();
     expect(decoder.decode(decoder.encode(ids.gradeChange, event))).toEqual(intakeValue(event));
+  });
+
+  it('a NaN or infinite score stays invalid in the JSON kept for quarantine, so a re-drive refuses it too', () => {
+    for (const score of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const event = fixture('grade_change');
+      event.body['score'] = score;
+      const decoded = decoder.decodeWire(decoder.encode(ids.gradeChange, event));
+      expect(decoded.ok).toBe(true);
+      const value = decoded.ok ? decoded.value : null;
+      expect(intakeValue(value)).toMatchObject({ outcome: 'quarantined', reason: 'invalid_field' });
+      const raw = avroValueJson(value);
+      expect(JSON.parse(raw).body.score).toBe(String(score));
+      expect(intakeText(raw)).toMatchObject({ outcome: 'quarantined', reason: 'invalid_field' }); // JSON.stringify: null, a valid score
+    }
   });
 
   it('refuses to encode a value that does not fit the schema', () => {
