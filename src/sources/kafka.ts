@@ -237,6 +237,9 @@ export class KafkaSource {
 
   private async handleBatch(context: BatchContext): Promise<void> {
     const { batch } = context;
+    // The lag counts from the first record not yet folded, before folding: a store that cannot fold
+    // (the partition paused, its records fetched again and again) shows as the backlog it is.
+    if (batch.messages.length > 0) this.setLag(batch, BigInt(batch.messages[0]!.offset));
     const size = Math.max(1, this.options.subBatchSize ?? KAFKA_DEFAULTS.subBatchSize);
     // Every sub-batch is handed to the fold queue at once (the store folds them in call order, the
     // next one's intake overlapping the last one's commit); offsets are then committed in order, each
@@ -274,7 +277,7 @@ export class KafkaSource {
           'offset commit failed; the next commit covers it',
         );
       }
-      this.setLag(batch, last);
+      this.setLag(batch, BigInt(last) + 1n);
       await context.heartbeat();
     }
   }
@@ -297,9 +300,10 @@ export class KafkaSource {
     this.resumeTimers.add(timer);
   }
 
-  private setLag(batch: KafkaBatch, last: string): void {
+  /** Records of the partition from `next` (the first not folded) to its high watermark. */
+  private setLag(batch: KafkaBatch, next: bigint): void {
     if (this.metrics === undefined) return;
-    const lag = BigInt(batch.highWatermark) - BigInt(last) - 1n;
+    const lag = BigInt(batch.highWatermark) - next;
     this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag > 0n ? lag : 0n));
     let partitions = this.lagLabels.get(batch.topic);
     if (partitions === undefined) this.lagLabels.set(batch.topic, (partitions = new Set()));

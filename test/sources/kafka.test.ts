@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { AvroDecoder } from '../../src/intake/avro.js';
@@ -101,7 +102,9 @@ describe('KafkaSource through its client port', () => {
     await store.close();
   });
 
-  async function started(options: { dlqTopic?: string; subBatchSize?: number; maxFoldMessages?: number } = {}): Promise<KafkaSource> {
+  async function started(
+    options: { dlqTopic?: string; subBatchSize?: number; maxFoldMessages?: number; registry?: Registry } = {},
+  ): Promise<KafkaSource> {
     source = new KafkaSource({ store: wrapped, client: kafka, topics: ['events'], groupId: 'g', log, avro, backoff: { initialMs: 10, maxMs: 20 }, ...options });
     await source.start();
     kafka.steps = [];
@@ -170,6 +173,18 @@ describe('KafkaSource through its client port', () => {
     };
     await kafka.deliver(batchOf(eventLines(4)));
     expect(kafka.steps).toEqual(['resolve 1', 'commit 1', 'heartbeat', 'pause']);
+  });
+
+  it('reports the lag of records fetched but not folded while the store cannot fold them', async () => {
+    const registry = new Registry();
+    await started({ subBatchSize: 2, registry });
+    const lag = async () => (await registry.getSingleMetric('gradestream_kafka_consumer_lag')!.get()).values.map((v) => v.value);
+    wrapped.fail(1);
+    await kafka.deliver(batchOf(eventLines(4), 100)); // offsets 100-103, high watermark 114
+    expect(kafka.steps).toEqual(['pause']);
+    expect(await lag()).toEqual([14]);
+    await kafka.deliver(batchOf(eventLines(4), 100)); // fetched again after the pause: folded
+    expect(await lag()).toEqual([10]);
   });
 
   it('reads Avro (magic byte 0) and JSON values; forwards quarantined records to the DLQ before committing', async () => {
