@@ -16,7 +16,7 @@ async function template(...set: string[]): Promise<{ ok: true; docs: any[] } | {
   }
 }
 
-const JWT = ['webhook.jwksUrl=https://canvas.example.edu/jwks', 'webhook.issuer=https://canvas.example.edu'];
+const JWT = ['webhook.auth=jwt', 'webhook.jwksUrl=https://canvas.example.edu/jwks', 'webhook.issuer=https://canvas.example.edu'];
 
 describe('Helm chart', () => {
   it('renders a deployment running `gradestream run` with probes and the configuration as environment', async () => {
@@ -43,10 +43,51 @@ describe('Helm chart', () => {
     expect((await template('webhook.auth=none', 'webhook.allowUnauthenticated=true')).ok).toBe(true);
   });
 
-  it('refuses jwt without its JWKS and issuer, and several replicas on SQLite', async () => {
-    expect(await template()).toMatchObject({ ok: false, error: expect.stringMatching(/jwksUrl and webhook.issuer/) });
-    expect(await template(...JWT, 'replicaCount=2')).toMatchObject({ ok: false, error: expect.stringMatching(/needs PostgreSQL/) });
-    expect((await template(...JWT, 'replicaCount=2', 'state.url=postgres://db/gradestream')).ok).toBe(true);
+  it('refuses jwt without its JWKS and issuer, and several replicas on SQLite or sharing a ReadWriteOnce outbox', async () => {
+    expect(await template('webhook.auth=jwt')).toMatchObject({ ok: false, error: expect.stringMatching(/jwksUrl and webhook.issuer/) });
+    expect(await template('replicaCount=2')).toMatchObject({ ok: false, error: expect.stringMatching(/needs PostgreSQL/) });
+    expect(await template('replicaCount=2', 'state.url=postgres://db/gradestream')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/file: sink needs a volume every replica can write/),
+    });
+    expect((await template('replicaCount=2', 'state.url=postgres://db/gradestream', 'persistence.accessMode=ReadWriteMany')).ok).toBe(true);
+  });
+
+  it('installs with defaults: the webhook secret is generated into a Secret the deployment reads', async () => {
+    const r = await template();
+    if (!r.ok) throw new Error(r.error);
+    const secret = r.docs.find((d) => d.kind === 'Secret');
+    expect(secret.metadata.name).toBe('t-gradestream-webhook');
+    expect(Buffer.from(secret.data.secret, 'base64').toString()).toMatch(/^[A-Za-z0-9]{40}$/);
+    const env = r.docs.find((d) => d.kind === 'Deployment').spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'GRADESTREAM_WEBHOOK_AUTH', value: 'secret' });
+    expect(env).toContainEqual({ name: 'GRADESTREAM_WEBHOOK_SECRET', valueFrom: { secretKeyRef: { name: 't-gradestream-webhook', key: 'secret' } } });
+  });
+
+  it('several replicas on PostgreSQL with an S3 sink: no shared volume, rolling updates, secrets from Secrets', async () => {
+    const r = await template(
+      'replicaCount=3',
+      'state.existingSecret=gs-db',
+      'sink.existingSecret=gs-sis',
+      'sources.kafka.brokers=k:9092',
+      'sources.kafka.topics=grades',
+      'sources.kafka.sasl.mechanism=scram-sha-512',
+      'sources.kafka.sasl.existingSecret=gs-kafka',
+      'serviceAccount.create=true',
+    );
+    if (!r.ok) throw new Error(r.error);
+    expect(r.docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Secret', 'Service', 'ServiceAccount']);
+    const spec = r.docs.find((d) => d.kind === 'Deployment').spec;
+    expect(spec.strategy).toBeUndefined();
+    expect(spec.template.spec.serviceAccountName).toBe('t-gradestream');
+    expect(spec.template.spec.volumes.map((v: { name: string }) => v.name)).not.toContain('data');
+    const env = spec.template.spec.containers[0].env;
+    const from = (name: string) => env.find((e: { name: string }) => e.name === name)?.valueFrom?.secretKeyRef;
+    expect([from('GRADESTREAM_STATE_URL'), from('GRADESTREAM_SINK_URL'), from('GRADESTREAM_KAFKA_SASL_PASSWORD')]).toEqual([
+      { name: 'gs-db', key: 'url' },
+      { name: 'gs-sis', key: 'url' },
+      { name: 'gs-kafka', key: 'password' },
+    ]);
   });
 
   it('puts the schedules into a ConfigMap the service reads', async () => {

@@ -15,6 +15,35 @@ app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* Whether the state is SQLite (one file on the volume, one replica). */}}
+{{- define "gradestream.sqlite" -}}
+{{- if and (hasPrefix "sqlite:" .Values.state.url) (not .Values.state.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* Whether the sink writes to a directory (file:), on the volume. */}}
+{{- define "gradestream.fileSink" -}}
+{{- if and (hasPrefix "file:" .Values.sink.url) (not .Values.sink.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* Whether anything lives in /var/lib/gradestream (the SQLite file, a file: outbox). */}}
+{{- define "gradestream.data" -}}
+{{- if or (include "gradestream.sqlite" .) (include "gradestream.fileSink" .) }}true{{ end }}
+{{- end }}
+
+{{/* Whether that is a persistent volume (else an emptyDir, gone with the pod). */}}
+{{- define "gradestream.volume" -}}
+{{- if and .Values.persistence.enabled (include "gradestream.data" .) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret holding the webhook's shared secret. */}}
+{{- define "gradestream.webhookSecretName" -}}
+{{- .Values.webhook.secretName | default (printf "%s-webhook" (include "gradestream.fullname" .)) }}
+{{- end }}
+
+{{- define "gradestream.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}{{ .Values.serviceAccount.name | default (include "gradestream.fullname" .) }}{{ else }}{{ .Values.serviceAccount.name }}{{ end }}
+{{- end }}
+
 {{/* Refuse configurations the service would run unsafely with. */}}
 {{- define "gradestream.validate" -}}
 {{- if and (eq .Values.webhook.auth "none") (not .Values.webhook.allowUnauthenticated) }}
@@ -26,10 +55,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and (eq .Values.webhook.auth "jwt") (or (not .Values.webhook.jwksUrl) (not .Values.webhook.issuer)) }}
 {{- fail "webhook.auth=jwt needs webhook.jwksUrl and webhook.issuer" }}
 {{- end }}
-{{- if and (eq .Values.webhook.auth "secret") (not .Values.webhook.secretName) }}
-{{- fail "webhook.auth=secret needs webhook.secretName (a Secret with key `secret`)" }}
-{{- end }}
-{{- if and (gt (int .Values.replicaCount) 1) (hasPrefix "sqlite:" .Values.state.url) (not .Values.state.existingSecret) }}
+{{- if and (gt (int .Values.replicaCount) 1) (include "gradestream.sqlite" .) }}
 {{- fail "replicaCount > 1 needs PostgreSQL (state.url postgres://… or state.existingSecret): SQLite is one file" }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (include "gradestream.fileSink" .) (or (not .Values.persistence.enabled) (eq .Values.persistence.accessMode "ReadWriteOnce")) }}
+{{- fail "replicaCount > 1 with a file: sink needs a volume every replica can write (persistence.accessMode=ReadWriteMany); or use an s3:// or https:// sink" }}
+{{- end }}
+{{- if and .Values.sources.kafka.sasl.mechanism (not .Values.sources.kafka.sasl.existingSecret) }}
+{{- fail "sources.kafka.sasl.mechanism needs sources.kafka.sasl.existingSecret (a Secret with keys `username` and `password`)" }}
 {{- end }}
 {{- end }}
