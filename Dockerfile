@@ -28,5 +28,8 @@ RUN mkdir -p /var/lib/gradestream && chown node:node /var/lib/gradestream
 USER node
 VOLUME ["/var/lib/gradestream"]
 EXPOSE 8080
+# The image has no curl: Node asks /healthz (Kubernetes uses the chart's probes instead).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.GRADESTREAM_HTTP_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/gradestream.js"]
 CMD ["run"]
