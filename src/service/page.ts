@@ -30,8 +30,15 @@ export interface RunRow {
   finished_at: string | null;
   status: string;
   rows: number;
+  /** Held rows by reason as the run left them. */
+  held?: Record<string, number> | null;
+  /** Where the batch went (file path or URL). */
+  batch?: string | null;
   error?: string | null;
 }
+
+const heldText = (held: Record<string, number> | null | undefined): string =>
+  held == null ? '' : Object.entries(held).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`).join(', ');
 
 const esc = (v: unknown): string =>
   String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -64,7 +71,8 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
 function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[], runs: RunRow[]): string {
   const admin = who.role === 'admin';
   const action = (id: string, verb: string, label: string) =>
-    `<form class="inline" method="post" action="/api/schedules/${encodeURIComponent(id)}/${verb}"><button type="submit">${label}</button></form>`;
+    // The accessible name says which schedule: every row has the same buttons.
+    `<form class="inline" method="post" action="/api/schedules/${encodeURIComponent(id)}/${verb}"><button type="submit" aria-label="${esc(`${label}: ${id}`)}">${label}</button></form>`;
   const scheduleRows = schedules
     .map(
       (s) => `<tr><td>${esc(s.id)}</td><td>${hour(s.hourOfDay)} ${esc(s.timeZone)}</td><td>${esc(local(s.next_run, s.timeZone))}</td>
@@ -75,7 +83,8 @@ function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[]
   const runRows = runs
     .map(
       (r) => `<tr><td>${esc(r.id)}</td><td>${esc(r.schedule)}</td><td>${esc(r.trigger)}</td><td>${esc(r.triggered_by)}</td>
-<td>${esc(r.started_at ?? '')}</td><td>${esc(r.finished_at ?? '')}</td><td class="${esc(r.status)}">${esc(r.status)}</td><td>${esc(r.rows)}</td><td>${esc(r.error ?? '')}</td></tr>`,
+<td>${esc(r.started_at ?? '')}</td><td>${esc(r.finished_at ?? '')}</td><td class="${esc(r.status)}">${esc(r.status)}</td><td>${esc(r.rows)}</td>
+<td>${esc(heldText(r.held))}</td><td>${esc(r.batch ?? '')}</td><td>${esc(r.error ?? '')}</td></tr>`,
     )
     .join('\n');
   return layout('gradestream — grade sync', `<h1>Grade Sync</h1>
@@ -84,7 +93,7 @@ function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[]
 <table id="schedules"><thead><tr><th>Schedule</th><th>Hour of Day</th><th>Next Run</th><th>Status</th><th>Posted By</th><th>Actions</th></tr></thead>
 <tbody>${scheduleRows}</tbody></table>
 <h2>Sync history</h2>
-<table id="history"><thead><tr><th>Run</th><th>Schedule</th><th>Trigger</th><th>Triggered by</th><th>Started</th><th>Finished</th><th>Status</th><th>Rows</th><th>Error</th></tr></thead>
+<table id="history"><thead><tr><th>Run</th><th>Schedule</th><th>Trigger</th><th>Triggered by</th><th>Started</th><th>Finished</th><th>Status</th><th>Rows</th><th>Held</th><th>Batch</th><th>Error</th></tr></thead>
 <tbody>${runRows}</tbody></table>`);
 }
 

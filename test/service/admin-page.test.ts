@@ -38,12 +38,15 @@ describe('admin page in Chromium', () => {
     const cells = await page.$$eval('#schedules tbody td', (tds) => tds.map((td) => td.textContent?.trim()));
     expect(cells.slice(0, 5)).toEqual(['nightly', '02:00 America/Denver', expect.stringMatching(/^\d{4}-\d\d-\d\d 02:00 M[SD]T$/), 'Enabled', 'Registrar']);
 
+    // Each row's buttons say which schedule they act on (every row has the same ones).
+    expect(await page.getAttribute('#schedules button:has-text("Run this schedule now")', 'aria-label')).toBe('Run this schedule now: nightly');
     await page.click('text=Run this schedule now');
     const history = await page.$$eval('#history tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
     expect(history).toHaveLength(1);
     expect(history[0]!.slice(2, 4)).toEqual(['manual', 'ada']);
     expect(history[0]![6]).toBe('succeeded');
     expect(history[0]![7]).toBe('1');
+    expect(history[0]![9]).toMatch(/gradestream-.*-nightly-r1\.csv$/); // where the batch went
 
     await page.click('text=Pause');
     expect(await page.textContent('#schedules tbody')).toContain('Suspended');
