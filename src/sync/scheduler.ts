@@ -42,7 +42,7 @@ export class Scheduler {
     const now = this.clock();
     for (const s of engine.schedules) this.handled.set(s.id, previousRun(s, now) ?? Number.NEGATIVE_INFINITY);
     await engine.refreshGauges(now);
-    await this.primeLastSuccess(engine);
+    await this.storeGauges(engine);
     this.track(
       (async () => {
         await engine.recoverPending();
@@ -97,11 +97,17 @@ export class Scheduler {
       this.handled.set(s.id, occurrence);
       this.track(engine.runOccurrence(s.id, occurrence, 'scheduled'), `run of ${s.id}`);
     }
-    await engine.refreshGauges(now).catch((err: unknown) => this.options.logger?.warn({ err }, 'cannot refresh schedule gauges'));
+    // From the store, every check: another replica may have run, paused or held since.
+    await Promise.all([engine.refreshGauges(now), this.storeGauges(engine)]).catch((err: unknown) =>
+      this.options.logger?.warn({ err }, 'cannot refresh schedule gauges'),
+    );
   }
 
-  /** Gauges that otherwise wait for a schedule's next run: last success and held rows. */
-  private async primeLastSuccess(engine: SyncEngine): Promise<void> {
+  /**
+   * Gauges read from the store — last success and held rows — so that every replica exports the same
+   * values, not only the one that ran (on start, then at every check).
+   */
+  private async storeGauges(engine: SyncEngine): Promise<void> {
     const m = this.options.metrics;
     if (m === undefined) return;
     for (const s of engine.schedules) {

@@ -160,6 +160,35 @@ describe.each(backends)('schedules at run time ($name)', (backend) => {
   });
 });
 
+describe.each(backends)('metrics of several replicas ($name)', (backend) => {
+  it("a replica that did not run exports the store's last success, held rows and status at its next check", async () => {
+    const t = await openTestStore(backend);
+    const outbox = tempDir('replicas');
+    let now = at('2026-03-01T12:00:00Z');
+    const replica = () => {
+      const registry = new Registry();
+      const scheduler = new Scheduler({ state: t.store, schedules: schedules(NIGHTLY), sinkUrl: `file:${outbox}`, clock: () => now, metrics: syncMetrics(registry) });
+      return { registry, scheduler };
+    };
+    const [a, b] = [replica(), replica()];
+    try {
+      await fold(t.store, grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 5 }), grade('2026-03-01T10:01:00Z', { assignment: A2, student: S1, score: 6, muted: true }));
+      now += MINUTE;
+      await a.scheduler.runNow('nightly', 'Ada'); // replica a runs; b only checks the clock
+      await a.scheduler.pause('nightly', 'Ada');
+      await b.scheduler.check(now);
+      const gauges = await b.registry.metrics();
+      expect(gauges).toContain(`gradestream_sync_last_success_timestamp_seconds{schedule="nightly"} ${now / 1000}`);
+      expect(gauges).toContain('gradestream_sync_held_records{schedule="nightly",reason="unposted"} 1');
+      expect(gauges).toContain('gradestream_schedule_suspended{schedule="nightly"} 1');
+    } finally {
+      await a.scheduler.stop();
+      await b.scheduler.stop();
+      await t.cleanup();
+    }
+  });
+});
+
 describe('a schedule in a zone with DST', () => {
   it('claims the occurrence after a spring-forward gap once', async () => {
     const t = await openTestStore(backends[0]!);
