@@ -11,6 +11,8 @@ import { HttpError, type Reply, type Request, type Router } from './http.js';
 export interface AdminBackend {
   listSchedules(): Promise<unknown[]>;
   runSchedule(id: string, by: string): Promise<unknown>;
+  /** Starts a run and answers once it is in the history (the admin page's form: no waiting on a long run). */
+  startRun(id: string, by: string): Promise<unknown>;
   pauseSchedule(id: string, by: string): Promise<unknown>;
   resumeSchedule(id: string, by: string): Promise<unknown>;
   resend(selector: { course?: string; assignment?: string; all?: boolean }, by: string): Promise<unknown>;
@@ -81,7 +83,11 @@ export function registerApi(router: Router, tokens: Tokens, backend: AdminBacken
 
   router
     .on('GET', '/api/schedules', read(() => backend.listSchedules()))
-    .on('POST', '/api/schedules/{id}/run', mutate((req, who) => backend.runSchedule(req.params['id']!, who.name)))
+    // The admin page's form gets its redirect once the run is in the history, not when it ends (a long
+    // run would outlast a proxy's timeout); an API client gets the finished run's entry.
+    .on('POST', '/api/schedules/{id}/run', mutate((req, who) =>
+      isForm(req) ? backend.startRun(req.params['id']!, who.name) : backend.runSchedule(req.params['id']!, who.name),
+    ))
     .on('POST', '/api/schedules/{id}/pause', mutate((req, who) => backend.pauseSchedule(req.params['id']!, who.name)))
     .on('POST', '/api/schedules/{id}/resume', mutate((req, who) => backend.resumeSchedule(req.params['id']!, who.name)))
     .on('POST', '/api/resend', mutate(async (_req, who, p) => {

@@ -22,6 +22,7 @@ export function adminBackend(scheduler: Scheduler, store: StateStore): AdminBack
   return {
     listSchedules: () => answer(() => scheduler.list()),
     runSchedule: (id, by) => answer(() => scheduler.runNow(id, by)),
+    startRun: (id, by) => answer(async () => ({ run_id: await scheduler.startRun(id, by) })),
     pauseSchedule: (id, by) => answer(() => scheduler.pause(id, by)),
     resumeSchedule: (id, by) => answer(() => scheduler.resume(id, by)),
     resend: (sel, by) =>

@@ -308,9 +308,14 @@ export class SyncEngine {
 
   /** Run now (SPEC §4): whatever the status; recorded with who asked (trigger manual). */
   async runSchedule(id: string, options: RunOptions): Promise<HistoryEntry> {
+    if (options.dryRun) return this.dryRun(this.resolve(this.schedule(id)), requireWho(options.by));
+    return (await this.startRun(id, options.by)).done;
+  }
+
+  /** Run now, once its history entry exists: its id, and the run going on (`done`). */
+  async startRun(id: string, by: string): Promise<{ runId: string; done: Promise<HistoryEntry> }> {
     const r = this.resolve(this.schedule(id));
-    const who = requireWho(options.by);
-    if (options.dryRun) return this.dryRun(r, who);
+    const who = requireWho(by);
     const runId = await this.sync.insertRun({
       schedule_id: id,
       trigger: 'manual',
@@ -321,7 +326,7 @@ export class SyncEngine {
       target: r.target,
       scope: r.scope,
     });
-    return this.execute(r, runId!);
+    return { runId: runId!, done: this.execute(r, runId!) };
   }
 
   private async execute(r: Resolved, runId: string): Promise<HistoryEntry> {

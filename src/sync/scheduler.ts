@@ -126,6 +126,12 @@ export class Scheduler {
   async runNow(id: string, by: string, options: { dryRun?: boolean } = {}): Promise<HistoryEntry> {
     return (await this.engine()).runSchedule(id, { by, dryRun: options.dryRun });
   }
+  /** Run now without waiting for the run (the admin page): its id once it is in the history; stop() waits for it. */
+  async startRun(id: string, by: string): Promise<string> {
+    const { runId, done } = await (await this.engine()).startRun(id, by);
+    this.track(done, `manual run ${runId} of ${id}`);
+    return runId;
+  }
   async pause(id: string, by: string): Promise<ScheduleView> {
     return (await this.engine()).pause(id, by);
   }

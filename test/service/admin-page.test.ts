@@ -41,7 +41,14 @@ describe('admin page in Chromium', () => {
     // Each row's buttons say which schedule they act on (every row has the same ones).
     expect(await page.getAttribute('#schedules button:has-text("Run this schedule now")', 'aria-label')).toBe('Run this schedule now: nightly');
     await page.click('text=Run this schedule now');
-    const history = await page.$$eval('#history tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    // The button answers once the run is in the history, not when it ends: reload until it has.
+    const historyRows = () => page.$$eval('#history tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    let history = await historyRows();
+    for (let i = 0; i < 50 && history[0]?.[6] === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await page.reload();
+      history = await historyRows();
+    }
     expect(history).toHaveLength(1);
     expect(history[0]!.slice(2, 4)).toEqual(['manual', 'ada']);
     expect(history[0]![6]).toBe('succeeded');

@@ -12,6 +12,7 @@ function fakeBackend() {
   const backend: AdminBackend = {
     listSchedules: async () => [{ id: 'nightly', hourOfDay: 2, timeZone: 'America/Denver', next_run: '2026-11-26T09:00:00.000Z', status: 'enabled', postedBy: 'Ada <admin>' }],
     runSchedule: async (id, by) => (calls.push(['run', id, by]), { id: 'r1', schedule: id, triggered_by: by }),
+    startRun: async (id, by) => (calls.push(['start', id, by]), { run_id: 'r1' }),
     pauseSchedule: async (id, by) => (calls.push(['pause', id, by]), { id, status: 'suspended' }),
     resumeSchedule: async (id, by) => (calls.push(['resume', id, by]), { id, status: 'enabled' }),
     resend: async (sel, by) => (calls.push(['resend', sel, by]), { ok: true }),
@@ -89,6 +90,10 @@ describe('admin API and page', () => {
     const form = await fetch(`${base}/api/schedules/nightly/pause`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
     expect(form.status).toBe(303);
     expect(form.headers.get('location')).toBe('/');
+    // The page's Run button does not wait for the run; an API client does.
+    const run = await fetch(`${base}/api/schedules/nightly/run`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
+    expect(run.status).toBe(303);
+    expect(calls.at(-1)).toEqual(['start', 'nightly', 'ada']);
     expect((await fetch(`${base}/api/runs`, { headers: { cookie: session } })).status).toBe(200);
   });
 });
