@@ -99,7 +99,15 @@ function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[]
 
 const html = (status: number, body: string, headers: Record<string, string> = {}): Reply => ({
   status,
-  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  headers: {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    // No script at all; the one inline style sheet; forms post only here; never framed (clickjacking).
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    ...headers,
+  },
   body,
 });
 

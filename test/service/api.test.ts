@@ -87,6 +87,9 @@ describe('admin API and page', () => {
     expect(dash).toContain('2026-11-26 02:00 MST');
     expect(dash).toContain('Ada &lt;admin&gt;'); // escaped
     expect(dash).toContain('Run this schedule now');
+    const served = await fetch(`${base}/`, { headers: { cookie: session } });
+    expect(served.headers.get('content-security-policy')).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+    expect(served.headers.get('x-frame-options')).toBe('DENY');
     const form = await fetch(`${base}/api/schedules/nightly/pause`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
     expect(form.status).toBe(303);
     expect(form.headers.get('location')).toBe('/');
