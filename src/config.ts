@@ -88,15 +88,18 @@ const FLAG: Partial<Record<keyof Config, string>> = {
   httpPort: '--port',
 };
 
+export type ConfigFlags = Partial<Record<keyof Config, string | undefined>>;
+
 /**
- * Reads the configuration: `flags` (already named as Config keys) win over `env`. Every problem is
- * listed at once — each setting's own, then the rules between settings (Kafka, SASL, webhook
- * authentication) — named by the flag or variable the value came from.
+ * The settings as given — `flags` (already named as Config keys) win over `env` — parsed: the
+ * configuration, or every problem — each setting's own, then the rules between settings (Kafka,
+ * SASL, webhook authentication), named by the flag or variable the value came from — with the
+ * settings that are valid (`run` reads the files they name, to list those files' problems too).
  */
-export function loadConfig(
+export function readSettings(
   env: NodeJS.ProcessEnv = process.env,
-  flags: Partial<Record<keyof Config, string | undefined>> = {},
-): Config {
+  flags: ConfigFlags = {},
+): { ok: true; config: Config } | { ok: false; problems: string[]; valid: Partial<Config> } {
   const input: Record<string, string> = {};
   const fromFlag = new Set<keyof Config>();
   for (const [key, name] of Object.entries(ENV) as [keyof Config, string][]) {
@@ -106,29 +109,33 @@ export function loadConfig(
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = ConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    // The rules between settings are checked on what did parse, so that their problems are listed too.
-    const valid: Record<string, unknown> = {};
-    const bad = new Set(parsed.error.issues.map((i) => i.path[0]));
-    for (const [key, field] of Object.entries(ConfigSchema.shape)) {
-      if (bad.has(key)) continue;
-      const one = field.safeParse(input[key]);
-      if (one.success) valid[key] = one.data;
-    }
-    throw new ConfigError([
-      ...parsed.error.issues.map((issue) => {
-        const key = issue.path[0] as keyof Config | undefined;
-        // Secrets are never echoed, even in an error.
-        const shown = key === undefined || SECRET.has(key) ? '' : ` (${JSON.stringify(input[key])})`;
-        const where = key === undefined ? 'configuration' : `${fromFlag.has(key) ? FLAG[key]! : ENV[key]}${shown}`;
-        return `${where}: ${issue.message}`;
-      }),
-      ...crossProblems(valid as Partial<Config>),
-    ]);
+  if (parsed.success) {
+    const problems = crossProblems(parsed.data);
+    return problems.length === 0 ? { ok: true, config: parsed.data } : { ok: false, problems, valid: parsed.data };
   }
-  const problems = crossProblems(parsed.data);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.data;
+  // The rules between settings are checked on what did parse, so that their problems are listed too.
+  const valid: Record<string, unknown> = {};
+  const bad = new Set(parsed.error.issues.map((i) => i.path[0]));
+  for (const [key, field] of Object.entries(ConfigSchema.shape)) {
+    if (bad.has(key)) continue;
+    const one = field.safeParse(input[key]);
+    if (one.success) valid[key] = one.data;
+  }
+  const problems = parsed.error.issues.map((issue) => {
+    const key = issue.path[0] as keyof Config | undefined;
+    // Secrets are never echoed, even in an error.
+    const shown = key === undefined || SECRET.has(key) ? '' : ` (${JSON.stringify(input[key])})`;
+    const where = key === undefined ? 'configuration' : `${fromFlag.has(key) ? FLAG[key]! : ENV[key]}${shown}`;
+    return `${where}: ${issue.message}`;
+  });
+  return { ok: false, problems: [...problems, ...crossProblems(valid as Partial<Config>)], valid: valid as Partial<Config> };
+}
+
+/** The configuration (readSettings), or a ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
+  const settings = readSettings(env, flags);
+  if (!settings.ok) throw new ConfigError(settings.problems);
+  return settings.config;
 }
 
 /** The rules between settings. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config, type ConfigFlags } from '../config.js';
 import type { CliIo } from './io.js';
 
 /** The options every command takes (SPEC §7.1: `--json` and the shared `--state`, `--schedules`, `--sink`). */
@@ -26,7 +26,12 @@ export function shared(command: Command): Command {
     .option('--sink <url>', SINK_HELP);
 }
 
+/** The configuration flags of one command: the shared options, and `extra` (e.g. run's --port). */
+export function commandFlags(opts: SharedOptions, extra: ConfigFlags = {}): ConfigFlags {
+  return { stateUrl: opts.state, schedulesFile: opts.schedules, sinkUrl: opts.sink, ...extra };
+}
+
 /** The configuration of one command: the environment, with its flags winning. */
-export function commandConfig(opts: SharedOptions, io: CliIo, extra: Partial<Record<keyof Config, string | undefined>> = {}): Config {
-  return loadConfig(io.env, { stateUrl: opts.state, schedulesFile: opts.schedules, sinkUrl: opts.sink, ...extra });
+export function commandConfig(opts: SharedOptions, io: CliIo, extra: ConfigFlags = {}): Config {
+  return loadConfig(io.env, commandFlags(opts, extra));
 }

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { IANAZone } from 'luxon';
+import { readSettings } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { readConfigFiles, startService } from '../service/app.js';
 import { EXIT, type CliIo } from './io.js';
-import { commandConfig, type SharedOptions } from './options.js';
+import { commandFlags, type SharedOptions } from './options.js';
 
 export interface RunOptions extends SharedOptions {
   port?: string;
@@ -15,23 +15,16 @@ export interface RunOptions extends SharedOptions {
  * finished and acknowledged, runs in progress completed) and exit 0.
  */
 export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
-  let config;
-  try {
-    config = commandConfig(opts, io, { httpPort: opts.port });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    // The files named are read too, so that every problem is listed at once.
-    const timeZone = io.env['GRADESTREAM_TIME_ZONE'];
-    const files = await readConfigFiles({
-      schedulesFile: opts.schedules || io.env['GRADESTREAM_SCHEDULES_FILE'] || undefined,
-      adminTokensFile: io.env['GRADESTREAM_ADMIN_TOKENS_FILE'] || undefined,
-      timeZone: timeZone !== undefined && IANAZone.isValidZone(timeZone) ? timeZone : 'UTC',
-    }).then(
+  const settings = readSettings(io.env, commandFlags(opts, { httpPort: opts.port }));
+  if (!settings.ok) {
+    // The files the valid settings name are read too, so that every problem is listed at once.
+    const files = await readConfigFiles(settings.valid).then(
       () => [],
       (e: unknown) => (e instanceof ConfigError ? e.problems : []),
     );
-    throw new ConfigError([...err.problems, ...files]);
+    throw new ConfigError([...settings.problems, ...files]);
   }
+  const config = settings.config;
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
   io.stderr.write(`gradestream: listening on port ${service.port} (state ${service.store.url})\n`);

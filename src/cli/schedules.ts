@@ -3,7 +3,8 @@ import { nextRuns } from '../sync/next-run.js';
 import type { ScheduleView } from '../sync/engine.js';
 import { UnknownScheduleError } from '../sync/errors.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
-import { describeRun, instantOption, positiveInt, schedulesOf, syncConfig, withEngine, type SyncCliOptions } from './sync-common.js';
+import { commandConfig } from './options.js';
+import { describeRun, instantOption, positiveInt, schedulesOf, withEngine, type SyncCliOptions } from './sync-common.js';
 
 /** `gradestream schedules list [--now ISO]`: every schedule with its next run and status. */
 export async function schedulesList(opts: SyncCliOptions & { now?: string }, io: CliIo): Promise<number> {
@@ -48,7 +49,7 @@ export async function schedulesSetStatus(
 export async function schedulesNext(id: string, opts: SyncCliOptions & { after?: string; count?: string }, io: CliIo): Promise<number> {
   const after = instantOption('--after', opts.after, Date.now());
   const count = positiveInt('--count', opts.count, 1, 1000);
-  const schedules = await schedulesOf(syncConfig(opts, io));
+  const schedules = await schedulesOf(commandConfig(opts, io));
   const schedule = schedules.find((s) => s.id === id);
   if (schedule === undefined) throw new UnknownScheduleError(id, schedules.map((s) => s.id));
   const runs = nextRuns(schedule, after, count).map((t) => new Date(t).toISOString());

@@ -11,10 +11,6 @@ import { commandConfig, type SharedOptions } from './options.js';
 /** Options every sync command takes (SPEC §7.1); flags win over the environment. */
 export type SyncCliOptions = SharedOptions;
 
-export function syncConfig(opts: SyncCliOptions, io: CliIo): Config {
-  return commandConfig(opts, io);
-}
-
 export async function schedulesOf(config: Config): Promise<Schedule[]> {
   if (config.schedulesFile === undefined) {
     throw new ConfigError(['no schedules file: set GRADESTREAM_SCHEDULES_FILE or pass --schedules FILE']);
@@ -24,7 +20,7 @@ export async function schedulesOf(config: Config): Promise<Schedule[]> {
 
 /** Opens the store and the sync engine for one command, and closes the store afterwards. */
 export async function withEngine<T>(opts: SyncCliOptions, io: CliIo, work: (engine: SyncEngine) => Promise<T>): Promise<T> {
-  const config = syncConfig(opts, io);
+  const config = commandConfig(opts, io);
   const schedules = await schedulesOf(config);
   const store = await openStore(config.stateUrl);
   try {
