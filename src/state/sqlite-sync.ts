@@ -323,17 +323,17 @@ export class SqliteSyncStore implements SyncStore {
   }
 
   async advanceCursor(target: string, scope: string, epoch: string, watermark: string): Promise<void> {
-    this.tx(() => {
-      const e = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(target) as Raw | undefined;
-      if (String(e?.['epoch'] ?? 0n) === epoch) this.advanceCursorSync(target, scope, big(watermark));
-    });
+    this.tx(() => this.advanceCursorSync(target, scope, epoch, watermark));
   }
 
-  private advanceCursorSync(target: string, scope: string, watermark: bigint): void {
+  /** advanceCursor inside a write transaction (also the acknowledgement's). */
+  private advanceCursorSync(target: string, scope: string, epoch: string, watermark: string): void {
+    const e = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(target) as Raw | undefined;
+    if (String(e?.['epoch'] ?? 0n) !== epoch) return;
     this.stmt(
       `INSERT INTO sync_cursor (target, scope, watermark) VALUES (?, ?, ?)
        ON CONFLICT (target, scope) DO UPDATE SET watermark = max(watermark, excluded.watermark)`,
-    ).run(target, scope, watermark);
+    ).run(target, scope, big(watermark));
   }
 
   // the delta
@@ -518,8 +518,7 @@ export class SqliteSyncStore implements SyncStore {
            op = excluded.op, run_id = excluded.run_id`,
       ).run(this.targetId(b.target), big(b.run_id), batchId);
 
-      const epoch = this.stmt('SELECT epoch FROM sync_targets WHERE target = ?').get(b.target) as Raw | undefined;
-      if (String(epoch?.['epoch'] ?? 0n) === b.epoch) this.advanceCursorSync(b.target, b.scope, big(b.watermark));
+      this.advanceCursorSync(b.target, b.scope, b.epoch, b.watermark);
       if (b.scope === ALL_SCOPE) {
         this.stmt('DELETE FROM sync_queue WHERE target = ? AND id <= ?').run(b.target, big(b.queue_mark));
       } else {

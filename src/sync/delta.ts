@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { BatchRow, HeldWrite, SyncStore } from './store.js';
 import { ALL_SCOPE } from './store.js';
 import { decide, zeroRowsBy, type HeldCounts, type RowsBy, type SyncKey } from './view.js';
@@ -42,6 +43,11 @@ export interface DeltaSummary {
 }
 
 export const DEFAULT_PAGE_SIZE = 1000;
+
+/** A scratch run id for a delta that is not a recorded run (dry run, held refresh): negative, so it never meets a recorded run's. */
+export function scratchRunId(): string {
+  return `-${randomInt(1, 2 ** 47)}`;
+}
 
 export async function computeDelta(store: SyncStore, p: DeltaParams, out: DeltaOutput): Promise<DeltaSummary> {
   const pageSize = p.pageSize ?? DEFAULT_PAGE_SIZE;

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { ConfigError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openSink } from '../sinks/index.js';
@@ -6,7 +5,7 @@ import type { FeedFormat } from '../sinks/formats/format.js';
 import type { Sink } from '../sinks/types.js';
 import { parseSinkUrl, sinkTarget } from '../sinks/url.js';
 import type { StateStore } from '../state/store.js';
-import { computeDelta } from './delta.js';
+import { computeDelta, scratchRunId } from './delta.js';
 import { UnknownScheduleError } from './errors.js';
 import { observeRun, type SyncMetrics } from './metrics.js';
 import { nextRun, previousRun } from './next-run.js';
@@ -353,8 +352,7 @@ export class SyncEngine {
 
   private async dryRun(r: Resolved, who: string): Promise<HistoryEntry> {
     const startedAt = this.clock();
-    // A scratch id for the candidate set: negative, so it never meets a recorded run's.
-    const runId = `-${randomInt(1, 2 ** 47)}`;
+    const runId = scratchRunId();
     const watermark = await this.options.state.changeWatermark();
     const { watermark: from } = await this.sync.cursor(r.target, r.scope);
     const queueMark = await this.sync.queueMark(r.target);

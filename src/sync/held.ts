@@ -1,6 +1,5 @@
-import { randomInt } from 'node:crypto';
 import type { StateStore } from '../state/store.js';
-import { computeDelta } from './delta.js';
+import { computeDelta, scratchRunId } from './delta.js';
 import { TargetBusyError } from './errors.js';
 import type { SyncStore } from './store.js';
 
@@ -39,11 +38,9 @@ export async function refreshHeld(
     const queueMark = await sync.queueMark(target);
     await computeDelta(
       sync,
-      { runId: `-${randomInt(1, 2 ** 47)}`, target, scope, from, to, queueMark, pageSize: options.pageSize },
+      { runId: scratchRunId(), target, scope, from, to, queueMark, pageSize: options.pageSize },
       {
-        async page(_rows, holds, releases) {
-          if (holds.length > 0 || releases.length > 0) await sync.writeHeld(target, holds, releases, options.clock());
-        },
+        page: (_rows, holds, releases) => sync.writeHeld(target, holds, releases, options.clock()),
       },
     );
     await sync.advanceCursor(target, heldCursor(scope), run.epoch, to);
