@@ -50,6 +50,8 @@ export const ConfigSchema = z.object({
   webhookJwksUrl: z.string().url().optional(),
   webhookIssuer: optional,
   webhookSecret: optional,
+  // An event instant further ahead of receipt than this is quarantined (future_timestamp): a bad clock must not pin a key.
+  maxFutureSeconds: z.coerce.number().int().min(0).default(86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -75,6 +77,7 @@ const ENV: Record<keyof Config, string> = {
   webhookJwksUrl: 'GRADESTREAM_WEBHOOK_JWKS_URL',
   webhookIssuer: 'GRADESTREAM_WEBHOOK_ISSUER',
   webhookSecret: 'GRADESTREAM_WEBHOOK_SECRET',
+  maxFutureSeconds: 'GRADESTREAM_MAX_FUTURE_SECONDS',
   logLevel: 'LOG_LEVEL',
 };
 

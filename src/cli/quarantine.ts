@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { AvroDecoder } from '../intake/avro.js';
-import { intakeText, quarantineReasons, type Verdict } from '../intake/index.js';
+import { intakeBytes, intakeText, quarantineReasons, type Verdict } from '../intake/index.js';
 import type { NormalisedEvent } from '../intake/records.js';
 import { openStore, type StoredQuarantineEntry } from '../state/store.js';
 import { positiveInt } from './sync-common.js';
@@ -54,7 +54,9 @@ export async function quarantineRedrive(opts: QuarantineOptions, io: CliIo): Pro
         avro ??= await AvroDecoder.load();
         return avro.decode(Buffer.from(e.raw, 'base64'));
       }
-      return intakeText(e.raw);
+      const intake = { maxFutureMs: config.maxFutureSeconds * 1000 };
+      // Bytes that were not UTF-8 are read as they were received (and stay quarantined as such).
+      return e.raw_base64 === undefined ? intakeText(e.raw, intake) : intakeBytes(Buffer.from(e.raw_base64, 'base64'), intake);
     };
     for (let after: string | undefined; ; ) {
       const page = await store.listQuarantine({ limit: 1000, after });

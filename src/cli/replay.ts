@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { intakeText } from '../intake/index.js';
+import { intakeText, invalidUtf8 } from '../intake/index.js';
 import { addCounts, ingest, zeroCounts, type IngestCounts, type Message } from '../sources/ingest.js';
 import { openStore } from '../state/store.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
@@ -48,13 +48,15 @@ export async function replay(files: string[], opts: ReplayOptions, io: CliIo): P
   };
   try {
     let batch: Message[] = [];
+    const maxFutureMs = config.maxFutureSeconds * 1000;
     for await (const lines of readLineBatches(files, io.stdin)) {
-      for (const { file, line, text } of lines) {
+      const intake = { receivedAt: Date.now(), maxFutureMs };
+      for (const { file, line, text, bytes } of lines) {
         // Intake as each line is read, so that a batch holds records rather than raw lines: only a
         // quarantined line's text is kept (ingest reads no other).
-        const verdict = intakeText(text);
+        const verdict = bytes === undefined ? intakeText(text, intake) : invalidUtf8(bytes);
         const position = `${file}:${line}`;
-        batch.push({ text: verdict.outcome === 'quarantined' ? text : '', verdict, source: 'replay', position });
+        batch.push({ text: verdict.outcome === 'quarantined' ? text : '', bytes, verdict, source: 'replay', position });
         if (batch.length >= batchSize) {
           await fold(batch);
           batch = [];

@@ -1,4 +1,4 @@
-import { intakeText } from '../intake/index.js';
+import { intakeText, invalidUtf8 } from '../intake/index.js';
 import { checkReadable, readLines } from './lines.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { commandConfig, type SharedOptions } from './options.js';
@@ -17,17 +17,21 @@ const increment = (counts: Record<string, number>, key: string): void => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
 
+/** Counts by a name from the input: no prototype, so "__proto__" or "toString" is a name like any other. */
+const tally = (): Record<string, number> => Object.create(null) as Record<string, number>;
+
 /**
  * `gradestream validate FILE...`: intake on every line, nothing written. Exit 0 when every line is
  * valid or ignored, 1 when any is quarantined (2 for unusable arguments, raised before this runs).
  */
 export async function validate(files: string[], opts: SharedOptions, io: CliIo): Promise<number> {
-  commandConfig(opts, io); // nothing of it is used, but a command line with a bad setting is refused as by every command
+  // Only the future bound is used, but a command line with a bad setting is refused as by every command.
+  const { maxFutureSeconds } = commandConfig(opts, io);
   await checkReadable(files);
   const counts = { received: 0, valid: 0, ignored: 0, quarantined: 0 };
-  const byKind: Record<string, number> = {};
-  const ignoredByEvent: Record<string, number> = {};
-  const quarantinedByReason: Record<string, number> = {};
+  const byKind = tally();
+  const ignoredByEvent = tally();
+  const quarantinedByReason = tally();
   const findings: Finding[] = [];
   const report = (f: Finding): void => {
     if (opts.json) findings.push(f);
@@ -35,9 +39,9 @@ export async function validate(files: string[], opts: SharedOptions, io: CliIo):
     else io.stdout.write(`${f.file}:${f.line}: quarantined: ${f.reason}: ${f.detail}\n`);
   };
 
-  for await (const { file, line, text } of readLines(files, io.stdin)) {
+  for await (const { file, line, text, bytes } of readLines(files, io.stdin)) {
     counts.received += 1;
-    const verdict = intakeText(text);
+    const verdict = bytes === undefined ? intakeText(text, { maxFutureMs: maxFutureSeconds * 1000 }) : invalidUtf8(bytes);
     switch (verdict.outcome) {
       case 'valid':
         counts.valid += 1;

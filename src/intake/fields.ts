@@ -18,10 +18,12 @@ export function readScore(value: unknown, path: string): number | null {
 
 /**
  * Text stored for the SIS. U+0000 is refused: PostgreSQL text cannot hold it, and no real grade or SIS
- * id contains it, so it can only be a broken producer.
+ * id contains it, so it can only be a broken producer. So is a lone surrogate (a \uD800 escape with no
+ * pair): it has no UTF-8 form, and would reach the SIS as U+FFFD.
  */
 function text(value: string, path: string): string {
   if (value.includes('\u0000')) throw new IntakeProblem('invalid_field', `${path}: ${show(value)} contains U+0000`);
+  if (!value.isWellFormed()) throw new IntakeProblem('invalid_field', `${path}: ${show(value)} contains a lone surrogate (not Unicode text)`);
   return value;
 }
 

@@ -9,6 +9,7 @@ import type {
   NormalisedEvent,
 } from './records.js';
 import { IntakeProblem, show } from './reasons.js';
+import { keyCount } from './keys.js';
 import { parseInstant } from './timestamps.js';
 
 type Json = Record<string, unknown>;
@@ -23,9 +24,11 @@ interface Context {
   contextCourseId: string | null;
   contextSisId: string | null;
   raw: RawDigitsLookup | undefined;
+  /** The message as received, when it was JSON text (not an Avro value). */
+  text: string | undefined;
 }
 
-function readContext(metadata: Json, body: Json, raw: RawDigitsLookup | undefined): Context {
+function readContext(metadata: Json, body: Json, raw: RawDigitsLookup | undefined, text: string | undefined): Context {
   const contextId = readId(metadata['context_id'], 'metadata.context_id', raw);
   const rootAccount = readId(metadata['root_account_id'], 'metadata.root_account_id', raw);
   // The shard of local ids: from a global context_id, else from a global root_account_id.
@@ -47,6 +50,7 @@ function readContext(metadata: Json, body: Json, raw: RawDigitsLookup | undefine
         : null,
     contextSisId: readSisId(metadata['context_sis_source_id'], 'metadata.context_sis_source_id'),
     raw,
+    text,
   };
 }
 
@@ -82,8 +86,8 @@ function gradeChange(ctx: Context, body: Json): GradeChangeRecord {
     grade: readGrade(body['grade'], 'body.grade'),
     points_possible: readScore(body['points_possible'], 'body.points_possible'),
     grading_complete: readBoolean(body['grading_complete'], 'body.grading_complete'),
-    // Fail safe: only an explicit false means posted.
-    muted: readBoolean(body['muted'], 'body.muted') !== false,
+    // Fail safe: only an explicit false, written once, means posted.
+    muted: readBoolean(body['muted'], 'body.muted') !== false || (ctx.text !== undefined && keyCount(ctx.text, 'muted') !== 1),
     grader_id: id(ctx, body, 'grader_id'),
   };
 }
@@ -145,9 +149,9 @@ const NORMALISERS: Record<EventKind, (ctx: Context, body: Json) => NormalisedEve
 export type Classified = { kind: EventKind; record: NormalisedEvent } | { ignored: string };
 
 /** Classifies and normalises one Canvas envelope; throws IntakeProblem for an invalid grade event. */
-export function normalise(metadata: Json, body: Json, raw?: RawDigitsLookup): Classified {
+export function normalise(metadata: Json, body: Json, raw?: RawDigitsLookup, text?: string): Classified {
   const c = classify(metadata, body);
   if ('ignored' in c) return c;
-  const ctx = readContext(metadata, body, raw);
+  const ctx = readContext(metadata, body, raw, text);
   return { kind: c.kind, record: NORMALISERS[c.kind](ctx, body) };
 }

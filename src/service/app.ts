@@ -72,7 +72,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (tokens.size === 0) log.warn('no admin tokens (GRADESTREAM_ADMIN_TOKENS_FILE): /api/* and the admin page refuse everyone');
   if (schedules.length === 0) log.warn('no sync schedules (GRADESTREAM_SCHEDULES_FILE): nothing will be sent to the SIS');
 
-  const webhook = new WebhookSource({ store, auth: webhookAuthenticator(authSettings), log, metrics: intake });
+  const maxFutureMs = config.maxFutureSeconds * 1000;
+  const webhook = new WebhookSource({ store, auth: webhookAuthenticator(authSettings), log, metrics: intake, maxFutureMs });
   const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log });
   let ready = false;
 
@@ -98,7 +99,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const port = await listen(server, config.httpPort);
   log.info({ port, state: store.url, schedules: schedules.length, webhook: authSettings.mode }, 'listening');
 
-  const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake });
+  const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake, maxFutureMs });
   const started: LiveSource[] = [];
   try {
     for (const source of sources) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GradestreamError } from '../errors.js';
 import { SinkRejectedError, SinkUnavailableError } from './errors.js';
@@ -9,7 +9,9 @@ import { checkBatch, delivered, type Batch, type Bytes, type Delivery, type Sink
  * `file:DIR` (SPEC §5): each file is written under a temporary dot-name in DIR, fsynced, then renamed
  * onto its final name, which contains the batch id. A reader of DIR therefore sees a batch file whole
  * or not at all, and a re-delivery of the same batch replaces it with the same bytes: one file.
- * Temporary names start with "." and end in ".tmp" so an SIS pickup job can skip them.
+ * Temporary names start with "." and end in ".tmp" so an SIS pickup job can skip them. A delivery
+ * killed half-way leaves its temporary file behind: the next delivery to the directory removes it
+ * (deliveries to one target never overlap, so no temporary file of this form is another's in progress).
  */
 
 /** Grades are student records: owner read-write, group read (for an SIS pickup account), others none. */
@@ -30,6 +32,7 @@ export class FileSink implements Sink {
     const locations: string[] = [];
     try {
       await mkdir(this.dir, { recursive: true });
+      await removeLeftovers(this.dir);
       for (const file of batch.files) {
         const path = join(this.dir, file.name);
         await writeAtomically(path, file.bytes);
@@ -43,8 +46,18 @@ export class FileSink implements Sink {
   }
 }
 
+const tempName = (name: string): string => `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+const TEMP = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/** Removes the temporary files of deliveries that were killed before their rename. */
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (TEMP.test(name)) await unlink(join(dir, name)).catch(() => undefined);
+  }
+}
+
 async function writeAtomically(path: string, bytes: Bytes): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(dirname(path), tempName(basename(path)));
   const handle = await open(temp, 'wx', FILE_MODE);
   try {
     if (bytes instanceof Uint8Array) await handle.writeFile(bytes);

@@ -1,4 +1,5 @@
-import { intakeText, type Verdict } from '../intake/index.js';
+import { isRetryable } from '../errors.js';
+import { intakeBytes, intakeText, type IntakeOptions, type QuarantineReason, type Verdict } from '../intake/index.js';
 import type { NormalisedEvent } from '../intake/records.js';
 import { eventLabel, type IntakeMetrics } from '../metrics.js';
 import type { QuarantineEntry, SourceName, StateStore } from '../state/store.js';
@@ -13,10 +14,12 @@ import type { QuarantineEntry, SourceName, StateStore } from '../state/store.js'
 
 export interface Message {
   /**
-   * The message as received. Only a quarantined message's text is read (it is kept as the raw text), so
-   * a source that passes a `verdict` other than quarantined may leave it empty (replay does).
+   * The message as received, as text. Only a quarantined message's text is read (it is kept as the raw
+   * text), so a source that passes a `verdict` other than quarantined may leave it empty (replay does).
    */
   text: string;
+  /** The message as received, as bytes, when it came as bytes (a webhook body): intake checks they are UTF-8, and a quarantine keeps them exactly. */
+  bytes?: Uint8Array;
   source: SourceName;
   /** where the message can be found again: "file:line", SQS message id, "topic/partition/offset" */
   position: string;
@@ -43,8 +46,10 @@ export interface IngestResult {
 
 export interface IngestOptions {
   metrics?: IntakeMetrics;
-  /** epoch ms; the receipt time of quarantined messages and the reference for event lag */
+  /** epoch ms; the receipt time of quarantined messages and the reference for event lag and future timestamps */
   now?: () => number;
+  /** How far ahead of receipt an event instant may be, ms (default 24 h): see IntakeOptions. */
+  maxFutureMs?: number;
 }
 
 export const zeroCounts = (): IngestCounts => ({ received: 0, applied: 0, stale: 0, duplicate: 0, ignored: 0, quarantined: 0 });
@@ -71,11 +76,13 @@ function eventNameOf(text: string): string {
 export function ingest(store: StateStore, messages: readonly Message[], options: IngestOptions = {}): Promise<IngestResult> {
   try {
     const now = (options.now ?? Date.now)();
-    const verdicts = messages.map((m) => m.verdict ?? intakeText(m.text));
+    const intake: IntakeOptions = { receivedAt: now, maxFutureMs: options.maxFutureMs };
+    const verdicts = messages.map((m) => m.verdict ?? (m.bytes !== undefined ? intakeBytes(m.bytes, intake) : intakeText(m.text, intake)));
     const outcomes: MessageOutcome[] = new Array<MessageOutcome>(messages.length);
     const records: NormalisedEvent[] = [];
     const recordAt: number[] = []; // message index of each record
     const quarantine: QuarantineEntry[] = [];
+    const quarantineAt: number[] = []; // message index of each quarantine entry
     for (let i = 0; i < messages.length; i++) {
       const v = verdicts[i]!;
       if (v.outcome === 'valid') {
@@ -84,26 +91,116 @@ export function ingest(store: StateStore, messages: readonly Message[], options:
       } else if (v.outcome === 'ignored') {
         outcomes[i] = 'ignored';
       } else {
-        const m = messages[i]!;
-        outcomes[i] = 'quarantined';
-        quarantine.push({ source: m.source, position: m.position, reason: v.reason, detail: v.detail, raw: m.text, received_at: now });
+        quarantine.push(entry(messages[i]!, v.reason, v.detail, now));
+        quarantineAt.push(i);
       }
     }
-    const folded = records.length > 0 || quarantine.length > 0 ? store.apply({ records, quarantine }) : Promise.resolve([]);
+    const folded =
+      records.length > 0 || quarantine.length > 0
+        ? isolating(store, { records, recordAt, quarantine, quarantineAt }, messages, verdicts, now)
+        : Promise.resolve([]);
     const counted = options.metrics === undefined ? undefined : { metrics: options.metrics, messages, verdicts, now };
-    return settle(folded, outcomes, recordAt, counted);
+    return settle(folded, outcomes, counted);
   } catch (err) {
     return Promise.reject(err);
   }
 }
 
+const entry = (m: Message, reason: QuarantineReason, detail: string, now: number): QuarantineEntry => ({
+  source: m.source,
+  position: m.position,
+  reason,
+  detail,
+  raw: m.bytes ?? m.text,
+  received_at: now,
+});
+
+/** The part of a batch handed to the store, each item with the index of its message. */
+interface Part {
+  records: NormalisedEvent[];
+  recordAt: number[];
+  quarantine: QuarantineEntry[];
+  quarantineAt: number[];
+}
+
+/**
+ * Applies a part and answers each of its messages' outcome by index. A store failure that is not a
+ * passing one (retryable: the store is unavailable, the whole batch is redelivered) may be one message's
+ * doing: the part is split in halves, applied one after the other, down to the message at fault, which
+ * is quarantined as internal_error with the store's error, so that its neighbours are folded and the
+ * source moves on. If even that quarantine fails, the store is broken: the error is thrown.
+ * `verdicts` is updated for a message so quarantined (its metrics count the new reason).
+ */
+async function isolating(
+  store: StateStore,
+  part: Part,
+  messages: readonly Message[],
+  verdicts: Verdict[],
+  now: number,
+): Promise<[index: number, outcome: MessageOutcome][]> {
+  try {
+    const outcomes = await store.apply({ records: part.records, quarantine: part.quarantine });
+    return [
+      ...part.recordAt.map((at, j) => [at, outcomes[j]!] as [number, MessageOutcome]),
+      ...part.quarantineAt.map((at) => [at, 'quarantined'] as [number, MessageOutcome]),
+    ];
+  } catch (err) {
+    if (isRetryable(err)) throw err;
+    const size = part.recordAt.length + part.quarantineAt.length;
+    if (size === 1) {
+      const at = part.recordAt[0] ?? part.quarantineAt[0]!;
+      const kept = failedEntry(messages[at]!, part.records[0], err, now);
+      await store.apply({ records: [], quarantine: [kept] });
+      verdicts[at] = { outcome: 'quarantined', reason: 'internal_error', detail: kept.detail };
+      return [[at, 'quarantined']];
+    }
+    const [first, second] = halves(part);
+    return [...(await isolating(store, first, messages, verdicts, now)), ...(await isolating(store, second, messages, verdicts, now))];
+  }
+}
+
+/**
+ * The quarantine entry of a message the store failed on. A source that passed a verdict may have left
+ * its text empty (replay, Avro): the normalised record is kept then, and the position says where the
+ * message is. A quarantine entry that itself failed is kept with its bytes as base64 text.
+ */
+function failedEntry(m: Message, record: NormalisedEvent | undefined, err: unknown, now: number): QuarantineEntry {
+  const detail = `the state store failed on this message: ${errorText(err)}`;
+  if (record === undefined) {
+    const raw = Buffer.from(m.bytes ?? Buffer.from(m.text)).toString('base64');
+    return { ...entry(m, 'internal_error', `${detail} (raw: the message's bytes in base64)`, now), raw };
+  }
+  if (m.bytes === undefined && m.text === '') {
+    return { ...entry(m, 'internal_error', `${detail} (raw: the normalised record; the message is at its position)`, now), raw: JSON.stringify(record) };
+  }
+  return entry(m, 'internal_error', detail, now);
+}
+
+/** A part split in two, by message order. */
+function halves(part: Part): [Part, Part] {
+  const ats = [...part.recordAt, ...part.quarantineAt].sort((a, b) => a - b);
+  const cut = ats[Math.ceil(ats.length / 2)]!; // the first message of the second half
+  const pick = (keep: (at: number) => boolean): Part => {
+    const r = part.recordAt.flatMap((at, j) => (keep(at) ? [j] : []));
+    const q = part.quarantineAt.flatMap((at, j) => (keep(at) ? [j] : []));
+    return {
+      records: r.map((j) => part.records[j]!),
+      recordAt: r.map((j) => part.recordAt[j]!),
+      quarantine: q.map((j) => part.quarantine[j]!),
+      quarantineAt: q.map((j) => part.quarantineAt[j]!),
+    };
+  };
+  return [pick((at) => at < cut), pick((at) => at >= cut)];
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
+
 async function settle(
-  folded: Promise<readonly MessageOutcome[]>,
+  folded: Promise<readonly [number, MessageOutcome][]>,
   outcomes: MessageOutcome[],
-  recordAt: readonly number[],
   counted: { metrics: IntakeMetrics; messages: readonly Message[]; verdicts: readonly Verdict[]; now: number } | undefined,
 ): Promise<IngestResult> {
-  (await folded).forEach((o, j) => (outcomes[recordAt[j]!] = o));
+  for (const [at, o] of await folded) outcomes[at] = o;
   const counts = zeroCounts();
   counts.received = outcomes.length;
   for (const o of outcomes) counts[o] += 1;
@@ -117,7 +214,7 @@ async function settle(
         v.outcome === 'valid' ? v.kind : v.outcome === 'ignored' ? eventLabel(v.eventName) : eventNameOf(m.text);
       metrics.events.inc({ source: m.source, event, outcome: outcomes[i]! });
       if (v.outcome === 'quarantined') metrics.quarantined.inc({ reason: v.reason });
-      if (v.outcome === 'valid') metrics.eventLag.observe({ source: m.source }, Math.max(0, now - v.record.instant) / 1000);
+      if (v.outcome === 'valid' && outcomes[i] !== 'quarantined') metrics.eventLag.observe({ source: m.source }, Math.max(0, now - v.record.instant) / 1000);
     });
   }
   return { counts, outcomes };

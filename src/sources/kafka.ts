@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { Registry } from 'prom-client';
 import { isRetryable } from '../errors.js';
 import { AvroDecoder, avroValueJson } from '../intake/avro.js';
-import { intakeText, intakeValue, type Verdict } from '../intake/index.js';
+import { intakeText, intakeValue, invalidUtf8, type Verdict } from '../intake/index.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import { Backoff, errorMessage, type BackoffOptions } from './backoff.js';
@@ -113,6 +114,7 @@ export class KafkaSource {
     this.folds = new FoldQueue(options.store, {
       metrics: options.metrics,
       now: options.now,
+      maxFutureMs: options.maxFutureMs,
       maxMessages: options.maxFoldMessages ?? KAFKA_DEFAULTS.maxFoldMessages,
       onFolded: (counts) => addCounts(this.totals, counts),
     });
@@ -322,19 +324,22 @@ export class KafkaSource {
       const verdict: Verdict = { outcome: 'quarantined', reason: 'not_an_event', detail: 'the Kafka record has no value (a tombstone)' };
       return { text: '', source: 'kafka', position, verdict };
     }
+    const intake = { receivedAt: (this.options.now ?? Date.now)(), maxFutureMs: this.options.maxFutureMs };
     if (value.length > 0 && value[0] === 0) {
       const wire = this.avro!.decodeWire(value);
       if (!wire.ok) {
         const detail = `${wire.detail} (raw: the Kafka value in base64)`;
         return { text: value.toString('base64'), source: 'kafka', position, verdict: { outcome: 'quarantined', reason: 'invalid_avro', detail } };
       }
-      const verdict = intakeValue(wire.value);
+      const verdict = intakeValue(wire.value, undefined, intake);
       if (verdict.outcome !== 'quarantined') return { text: '', source: 'kafka', position, verdict }; // the text is only kept for quarantine
       const detail = `${verdict.detail} (raw: the Avro value, schema id ${wire.schemaId}, as JSON)`;
       return { text: avroValueJson(wire.value), source: 'kafka', position, verdict: { ...verdict, detail } };
     }
+    // Bytes that are not UTF-8 are kept exactly (a copy: the fetched batch's buffer is not held).
+    if (!isUtf8(value)) return { text: '', bytes: Buffer.from(value), source: 'kafka', position, verdict: invalidUtf8(value) };
     const text = value.toString('utf8');
-    return { text, source: 'kafka', position, verdict: intakeText(text) };
+    return { text, source: 'kafka', position, verdict: intakeText(text, intake) };
   }
 
   /** Produces the quarantined records of a folded sub-batch to the dead-letter topic. */

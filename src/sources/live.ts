@@ -34,6 +34,8 @@ export interface LiveSourceDeps {
   registry?: Registry;
   /** intake metrics (events_total, …) shared with the other sources */
   metrics?: IntakeMetrics;
+  /** GRADESTREAM_MAX_FUTURE_SECONDS in ms (default 24 h) */
+  maxFutureMs?: number;
 }
 
 class Named<S extends SqsSource | KafkaSource> implements LiveSource {

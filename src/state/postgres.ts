@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { compareVersions, type Version } from './fingerprint.js';
@@ -6,7 +5,7 @@ import { outcomes, plan, type Outcome, type Plan, type Reference } from './fold.
 import { CONNECTION, type HasConnection, type StoreConnection } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import type { Batch, StateCounts, StateStore, StoredQuarantineEntry } from './store.js';
-import { TABLES, keyString, printableDetail, type Column, type StoredRow, type Table, type Value } from './tables.js';
+import { TABLES, keyString, listedRaw, printableDetail, rawForms, type Column, type StoredRow, type Table, type Value } from './tables.js';
 import { dump, inspect, type QuarantineDumpRow, type RowReader } from './view.js';
 
 /**
@@ -88,7 +87,6 @@ function currentSql(t: Table): string {
     .join(' AND ')}`;
 }
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 class PostgresStore implements StateStore, RowReader, HasConnection {
   private readonly sql = new Map<string, string>();
@@ -175,6 +173,7 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
         if (isRecord) reference.set(table.name, await this.versions(client, table, rows, result.rows as Raw[]));
       }
       if (quarantine.length > 0) {
+        const raws = quarantine.map((q) => rawForms(q.raw));
         await client.query(
           `INSERT INTO quarantine (source, position, reason, detail, raw, raw_sha256, received_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bigint[])
@@ -184,8 +183,8 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
             quarantine.map((q) => q.position),
             quarantine.map((q) => q.reason),
             quarantine.map((q) => printableDetail(q.detail)),
-            quarantine.map((q) => Buffer.from(q.raw, 'utf8')),
-            quarantine.map((q) => sha256(q.raw)),
+            raws.map((r) => r.bytes),
+            raws.map((r) => r.sha256),
             quarantine.map((q) => q.received_at),
           ],
         );
@@ -243,7 +242,7 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
     const result = await this.withClient((c) =>
       c.query('SELECT source, position, reason, detail, raw, raw_sha256 FROM quarantine'),
     );
-    return (result.rows as Raw[]).map((r) => ({ ...(r as unknown as QuarantineDumpRow), raw: (r['raw'] as Buffer).toString('utf8') }));
+    return (result.rows as Raw[]).map((r) => ({ ...(r as unknown as QuarantineDumpRow), ...listedRaw(r['raw'] as Buffer) }));
   }
 
   inspect(studentId: string, courseId?: string) {
@@ -268,7 +267,7 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
       position: r['position'] as string,
       reason: r['reason'] as StoredQuarantineEntry['reason'],
       detail: r['detail'] as string,
-      raw: (r['raw'] as Buffer).toString('utf8'),
+      ...listedRaw(r['raw'] as Buffer),
       received_at: new Date(Number(r['received_at'])).toISOString(),
     }));
   }

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
 import { compareIds } from '../intake/ids.js';
 import type { Version } from './fingerprint.js';
 import type { Plan, Reference } from './fold.js';
 import type { Batch } from './store.js';
-import { TABLES, keyString, printableDetail, type Column, type Table, type Value, type WriteRow } from './tables.js';
+import { TABLES, keyString, printableDetail, rawForms, type Column, type Table, type Value, type WriteRow } from './tables.js';
 
 /**
  * The write half of the SQLite fold: the body of one transaction that writes the winners of one or
@@ -158,8 +157,8 @@ export function foldWriter(db: Database.Database): WriteBatch {
   const getSeq = db.prepare(`SELECT value FROM meta WHERE name = 'change_seq'`);
   const setSeq = db.prepare(`UPDATE meta SET value = ? WHERE name = 'change_seq'`);
   const insertQuarantine = db.prepare(
-    `INSERT INTO quarantine (source, position, reason, detail, raw, raw_sha256, received_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, position, raw_sha256) DO NOTHING`,
+    `INSERT INTO quarantine (source, position, reason, detail, raw, raw_bytes, raw_sha256, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, position, raw_sha256) DO NOTHING`,
   );
   const deleteQuarantine = db.prepare(`DELETE FROM quarantine WHERE id = ?`);
   const statements = new Map<string, TableStatements>(TABLES.map((t) => [t.name, prepareTable(db, t)]));
@@ -205,7 +204,8 @@ export function foldWriter(db: Database.Database): WriteBatch {
     setSeq.run(next);
     for (const { quarantine, redriven } of requests) {
       for (const q of quarantine) {
-        insertQuarantine.run(q.source, q.position, q.reason, printableDetail(q.detail), q.raw, sha256(q.raw), BigInt(q.received_at));
+        const raw = rawForms(q.raw);
+        insertQuarantine.run(q.source, q.position, q.reason, printableDetail(q.detail), raw.text, raw.utf8 ? null : raw.bytes, raw.sha256, BigInt(q.received_at));
       }
       for (const id of redriven) deleteQuarantine.run(BigInt(id));
     }
@@ -251,4 +251,3 @@ function prepareTable(db: Database.Database, table: Table): TableStatements {
   };
 }
 
-export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -464,4 +464,11 @@ ALTER TABLE course_root_accounts_v4 RENAME TO course_root_accounts;
 CREATE INDEX course_root_accounts_seq ON course_root_accounts (seq);
 `,
   },
+  {
+    version: 5,
+    name: 'quarantine: the exact bytes of a message that is not UTF-8',
+    // raw stays the text (U+FFFD where the bytes are not UTF-8), for listing and grep; raw_bytes holds
+    // the bytes exactly when they differ from it, so a re-drive reads what was received (NULL: raw is exact).
+    sql: `ALTER TABLE quarantine ADD COLUMN raw_bytes BLOB;`,
+  },
 ];

@@ -7,7 +7,7 @@ import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import type { Batch, OpenOptions, StateCounts, StateStore, StoredQuarantineEntry } from './store.js';
 import { bind, configure, read, translate, writeRequest } from './sqlite-fold.js';
 import { inlineWriter, workerWriter, type FoldWriter } from './sqlite-writer.js';
-import { TABLES, type StoredRow, type Table, type Value } from './tables.js';
+import { listedRaw, TABLES, type StoredRow, type Table, type Value } from './tables.js';
 import { dump, inspect, type QuarantineDumpRow, type RowReader } from './view.js';
 
 /**
@@ -17,6 +17,10 @@ import { dump, inspect, type QuarantineDumpRow, type RowReader } from './view.js
  */
 
 type Raw = Record<string, unknown>;
+
+/** A stored message as listed: raw_bytes is there only when the bytes are not the UTF-8 of raw. */
+const listed = (r: Raw, bytes: unknown): { raw: string; raw_base64?: string } =>
+  bytes == null ? { raw: r['raw'] as string } : listedRaw(bytes as Buffer);
 
 function toStoredRow(table: Table, raw: Raw): StoredRow {
   const row: Record<string, Value> = {};
@@ -71,9 +75,8 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
   }
 
   async quarantineRows(): Promise<QuarantineDumpRow[]> {
-    return this.db
-      .prepare(`SELECT source, position, reason, detail, raw, raw_sha256 FROM quarantine`)
-      .all() as QuarantineDumpRow[];
+    const rows = this.db.prepare(`SELECT source, position, reason, detail, raw, raw_bytes, raw_sha256 FROM quarantine`).all() as Raw[];
+    return rows.map(({ raw_bytes, ...r }) => ({ ...(r as unknown as QuarantineDumpRow), ...listed(r, raw_bytes) }));
   }
 
   inspect(studentId: string, courseId?: string) {
@@ -87,7 +90,7 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
   async listQuarantine({ limit, after }: { limit: number; after?: string }): Promise<StoredQuarantineEntry[]> {
     const rows = this.db
       .prepare(
-        `SELECT id, source, position, reason, detail, raw, received_at FROM quarantine
+        `SELECT id, source, position, reason, detail, raw, raw_bytes, received_at FROM quarantine
          WHERE id > ? ORDER BY id LIMIT ?`,
       )
       .all(BigInt(after ?? '0'), BigInt(limit)) as Raw[];
@@ -97,7 +100,7 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
       position: r['position'] as string,
       reason: r['reason'] as StoredQuarantineEntry['reason'],
       detail: r['detail'] as string,
-      raw: r['raw'] as string,
+      ...listed(r, r['raw_bytes']),
       received_at: new Date(Number(r['received_at'])).toISOString(),
     }));
   }

@@ -21,14 +21,21 @@ export interface QuarantineEntry {
   position: string;
   reason: QuarantineReason;
   detail: string;
-  raw: string;
+  /** The message as received: its text, or its bytes (kept exactly, whether or not they are UTF-8). */
+  raw: string | Uint8Array;
   /** epoch milliseconds */
   received_at: number;
 }
 
-/** A quarantine entry as listed: `id` orders entries and pages through them; `received_at` is ISO UTC. */
-export interface StoredQuarantineEntry extends Omit<QuarantineEntry, 'received_at'> {
+/**
+ * A quarantine entry as listed: `id` orders entries and pages through them; `received_at` is ISO UTC.
+ * `raw` is the message as text; when its bytes are not UTF-8 that text shows U+FFFD where they are
+ * not, and `raw_base64` holds the exact bytes.
+ */
+export interface StoredQuarantineEntry extends Omit<QuarantineEntry, 'received_at' | 'raw'> {
   id: string;
+  raw: string;
+  raw_base64?: string;
   received_at: string;
 }
 

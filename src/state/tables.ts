@@ -1,3 +1,6 @@
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+
 /**
  * The tables of the compacted state (SPEC §2), described once so that both backends, the dump and
  * `inspect` agree on columns and their order. Every table also has `instant` (epoch ms) and `fp` — the
@@ -138,3 +141,29 @@ export const keyString = (key: readonly string[]): string => key.join('/');
  * backends store the same so that their dumps agree.
  */
 export const printableDetail = (detail: string): string => detail.replaceAll('\u0000', '\\u0000');
+
+/** A quarantined message's raw forms: its bytes, their text (U+FFFD where not UTF-8), and their digest. */
+export interface RawForms {
+  text: string;
+  bytes: Buffer;
+  /** The bytes are UTF-8: `text` holds them exactly. */
+  utf8: boolean;
+  /** sha256 of the bytes, hex: with source and position, what makes a redelivered message one entry. */
+  sha256: string;
+}
+
+export function rawForms(raw: string | Uint8Array): RawForms {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const utf8 = typeof raw === 'string' || isUtf8(bytes);
+  return {
+    text: typeof raw === 'string' ? raw : bytes.toString('utf8'),
+    bytes,
+    utf8,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+}
+
+/** How a stored message is listed: its text, and its exact bytes in base64 when they are not UTF-8. */
+export function listedRaw(bytes: Buffer): { raw: string; raw_base64?: string } {
+  return isUtf8(bytes) ? { raw: bytes.toString('utf8') } : { raw: bytes.toString('utf8'), raw_base64: bytes.toString('base64') };
+}

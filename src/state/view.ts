@@ -28,6 +28,8 @@ export interface QuarantineDumpRow {
   reason: string;
   detail: string;
   raw: string;
+  /** The exact bytes, when they are not UTF-8 (`raw` then shows U+FFFD in their place). */
+  raw_base64?: string;
   raw_sha256: string;
 }
 
@@ -105,7 +107,8 @@ export async function dump(reader: RowReader): Promise<string> {
     (a, b) => cmp(a.source, b.source) || cmp(a.position, b.position) || cmp(a.raw_sha256, b.raw_sha256),
   );
   for (const e of entries) {
-    lines.push(JSON.stringify({ source: e.source, position: e.position, reason: e.reason, detail: e.detail, raw: e.raw }));
+    const exact = e.raw_base64 === undefined ? {} : { raw_base64: e.raw_base64 };
+    lines.push(JSON.stringify({ source: e.source, position: e.position, reason: e.reason, detail: e.detail, raw: e.raw, ...exact }));
   }
   return `${lines.join('\n')}\n`;
 }

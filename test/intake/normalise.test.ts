@@ -234,9 +234,10 @@ describe('quarantine reasons (SPEC §1.4)', () => {
     expect(intakeText(text)).toMatchObject({ outcome: 'quarantined', reason: 'unsafe_integer_id', detail: expect.stringMatching(/^body\.student_id: 2\.107e16 is a JSON number/) });
   });
 
-  it('the last and first instants a four-digit UTC year can write are valid', () => {
+  it('the last and first instants a four-digit UTC year can write are valid (received in year 9999)', () => {
+    const receivedAt = Date.parse('9999-12-31T00:00:00Z');
     for (const t of ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999+00:01', '0000-01-01T00:00:00Z']) {
-      expect(intakeText(JSON.stringify(variant('grade_change', { metadata: { event_time: t } }))).outcome, t).toBe('valid');
+      expect(intakeText(JSON.stringify(variant('grade_change', { metadata: { event_time: t } })), { receivedAt }).outcome, t).toBe('valid');
     }
   });
 });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { intakeText, type NormalisedEvent } from '../../src/intake/index.js';
 import { openStore } from '../../src/state/store.js';
+import { SQLITE_MIGRATIONS } from '../../src/state/sqlite-migrations.js';
 import { TABLES } from '../../src/state/tables.js';
 import { eventLines } from '../support/grades.js';
 import { sqliteAtVersion } from '../support/sqlite-versions.js';
@@ -69,7 +70,7 @@ describe('migration 4 (fingerprints as bytes)', () => {
     const after = new Database(oldPath, { readonly: true });
     try {
       expect(after.prepare('SELECT DISTINCT typeof(fp) FROM assignment_scores').pluck().all()).toEqual(['blob']);
-      expect(after.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(4);
+      expect(after.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(SQLITE_MIGRATIONS.at(-1)!.version);
       expect(after.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all()).toEqual(before);
     } finally {
       after.close();
