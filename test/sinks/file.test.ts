@@ -30,6 +30,15 @@ function pausedStream(first: string, rest: string) {
 }
 
 describe('file sink', () => {
+  it('removes the temporary files of deliveries killed before their rename, and nothing else', async () => {
+    const dir = await tempDir();
+    const left = ['.gradestream-b0.csv.4242.0a1b2c3d.tmp', '.gradestream-b0.csv.1.ffffffff.tmp'];
+    const kept = ['.hidden', 'notes.tmp', '.x.tmp', 'gradestream-b0.csv'];
+    for (const name of [...left, ...kept]) await writeFile(join(dir, name), 'x');
+    await new FileSink(dir).deliver(csvBatch('b1', bytes('a\r\n')));
+    expect((await readdir(dir)).sort()).toEqual([...kept, 'gradestream-b1.csv'].sort());
+  });
+
   it('writes the batch under a name with its id and reports the path', async () => {
     const dir = await tempDir();
     const delivery = await new FileSink(dir).deliver(csvBatch('b1', bytes('a,b\r\n')));

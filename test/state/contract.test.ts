@@ -225,6 +225,28 @@ describe.each(backends)('state store contract ($name)', (backend) => {
     expect((await t.store.counts()).quarantine).toBe(2);
   });
 
+  it('keeps the exact bytes of a message that is not UTF-8, listed as text and base64, stored once', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"grade":"'), Buffer.from([0xc0, 0xaf, 0xff, 0x00]), Buffer.from('"}')]);
+    const entry: QuarantineEntry = {
+      source: 'webhook',
+      position: 'webhook:1',
+      reason: 'invalid_utf8',
+      detail: 'byte 10 is not valid UTF-8',
+      raw: bytes,
+      received_at: Date.parse('2020-05-01T00:00:00Z'),
+    };
+    await t.store.apply({ records: [], quarantine: [entry] });
+    await t.store.apply({ records: [], quarantine: [{ ...entry, raw: new Uint8Array(bytes) }] }); // redelivered
+    await t.store.apply({ records: [], quarantine: [{ ...entry, position: 'webhook:2', raw: 'plain text' }] });
+    const [first, second, ...rest] = await t.store.listQuarantine({ limit: 10 });
+    expect(rest).toEqual([]);
+    expect(Buffer.from(first!.raw_base64!, 'base64').equals(bytes)).toBe(true);
+    expect(first!.raw).toBe(bytes.toString('utf8')); // readable, with U+FFFD where the bytes are not UTF-8
+    expect(second).toMatchObject({ raw: 'plain text' });
+    expect(second).not.toHaveProperty('raw_base64');
+    expect(await t.store.dump()).toContain(`"raw_base64":"${bytes.toString('base64')}"`);
+  });
+
   it('inspects one course, and an unknown student as empty state', async () => {
     await apply(
       record(gradeChange('2020-01-01T00:00:00Z', { student_id: IDS.cgcStudent, user_id: IDS.cgcStudent })),

@@ -8,7 +8,7 @@ export interface CliResult {
 }
 
 /** Runs the CLI in-process with captured streams (stdin from `input`). */
-export async function cli(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export async function cli(args: string[], input: string | Buffer = '', env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];

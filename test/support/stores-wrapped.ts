@@ -4,12 +4,14 @@ import type { Batch, StateStore } from '../../src/state/store.js';
 /**
  * A real store with its `apply` instrumented: every call is recorded, and `fail(n)` makes the next
  * n calls throw StoreUnavailableError before touching the store (as a store that is down does),
- * `delay` holds each call. Everything else goes to the real store.
+ * `poison` makes the calls whose batch it matches fail as a bad message would, `delay` holds each call. Everything else goes to the real store.
  */
 export interface WrappedStore extends StateStore {
   calls: Batch[];
   fail(times: number): void;
   failAlways(on: boolean): void;
+  /** While set, a call whose batch it matches throws a plain Error (not retryable: a message at fault). */
+  poison: ((batch: Batch) => boolean) | undefined;
   delayMs: number;
 }
 
@@ -19,6 +21,7 @@ export function wrapStore(store: StateStore): WrappedStore {
   const extras = {
     calls: [] as Batch[],
     delayMs: 0,
+    poison: undefined as ((batch: Batch) => boolean) | undefined,
     fail(times: number) {
       failures = times;
     },
@@ -32,6 +35,7 @@ export function wrapStore(store: StateStore): WrappedStore {
         failures = Math.max(0, failures - 1);
         throw new StoreUnavailableError('state store unavailable: injected by the test');
       }
+      if (extras.poison?.(batch)) throw new Error('injected by the test: this batch holds the poison');
       return store.apply(batch);
     },
   };
