@@ -242,6 +242,34 @@ describe('KafkaSource on a real broker', () => {
     expect(forwarded.values[0]).toMatchObject({ labels: { topic: name }, value: poison.length });
   });
 
+  it('a poison message in the middle of a partition: the partition moves on, innocents folded, the poison quarantined', async () => {
+    const name = await topic(1);
+    const groupId = group();
+    const events = eventLines(60);
+    const storePoison = line(gradeChange('2021-02-03T04:05:06Z', { assignment_id: '21070000000066666' }));
+    const deep = line(gradeChange('2021-02-03T04:05:06Z', { score: 1 })).replace('"score":1', `"score":${'['.repeat(5000)}1${']'.repeat(5000)}`);
+    const badBytes = Buffer.concat([Buffer.from('{"metadata":{"event_name":"grade_change"},"body":{"grade":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]);
+    await produce(name, [...events.slice(0, 30), storePoison, deep, badBytes, ...events.slice(30)]);
+    const t = await store();
+    const wrapped = wrapStore(t.store);
+    wrapped.poison = (batch) => batch.records.some((r) => r.kind === 'grade_change' && r.assignment_id === '21070000000066666');
+    const s = source({ store: wrapped, topics: [name], groupId, subBatchSize: 20 });
+    await s.start();
+    await waitFor('every record to be folded and committed', async () => (await committedEverything(admin, groupId, name)), 30_000);
+
+    expect(s.totals).toMatchObject({ received: 63, quarantined: 3 });
+    const quarantined = await t.store.listQuarantine({ limit: 100 });
+    const offset = (q: { position: string }) => Number(q.position.split('/')[2]);
+    quarantined.sort((a, b) => offset(a) - offset(b));
+    expect(quarantined.map((q) => [q.position, q.reason])).toEqual([
+      [`${name}/0/30`, 'internal_error'],
+      [`${name}/0/31`, 'invalid_field'],
+      [`${name}/0/32`, 'invalid_utf8'],
+    ]);
+    expect(Buffer.from(quarantined[2]!.raw_base64!, 'base64').equals(badBytes)).toBe(true);
+    expect(stateOf(await t.store.dump())).toBe(await referenceState(events));
+  });
+
   it('pauses and re-reads a partition while the store is unavailable, committing nothing meanwhile', async () => {
     const name = await topic(1);
     const groupId = group();

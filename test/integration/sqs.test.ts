@@ -140,6 +140,32 @@ describe('SqsSource on a real queue (moto)', () => {
     expect(await t.store.dump()).toBe(await reference(sent.map((m) => ({ text: m.text, source: 'sqs', position: m.id }))));
   });
 
+  it('a poison message in the middle of the stream: its batch\'s innocents are folded and deleted, the poison quarantined', async () => {
+    const url = await queue({ VisibilityTimeout: '2' });
+    const events = eventLines(40);
+    // One the store fails on (not a passing failure: this message's doing), one intake used to crash on.
+    const storePoison = line(gradeChange('2021-02-03T04:05:06Z', { assignment_id: '21070000000066666' }));
+    const deep = line(gradeChange('2021-02-03T04:05:06Z', { score: 1 })).replace('"score":1', `"score":${'['.repeat(5000)}1${']'.repeat(5000)}`);
+    const sent = await sendAll(client, url, [...events.slice(0, 20), storePoison, deep, ...events.slice(20)]);
+    const t = await store();
+    const wrapped = wrapStore(t.store);
+    wrapped.poison = (batch) => batch.records.some((r) => r.kind === 'grade_change' && r.assignment_id === '21070000000066666');
+    const s = source({ store: wrapped, queueUrl: url, pollers: 1, maxMessages: 10 });
+    await s.start();
+    await waitFor('the queue to be drained', drained(url, s, sent.length), 30_000);
+
+    const quarantined = await t.store.listQuarantine({ limit: 100 });
+    const idOf = new Map(sent.map((m) => [m.text, m.id]));
+    expect(quarantined.map((q) => [q.position, q.reason])).toEqual(
+      expect.arrayContaining([[idOf.get(storePoison), 'internal_error'], [idOf.get(deep), 'invalid_field']]),
+    );
+    expect(quarantined).toHaveLength(2);
+    expect(quarantined.find((q) => q.reason === 'internal_error')!.raw).toBe(storePoison);
+    // Every innocent message folded: the state of the events alone.
+    const state = (dump: string) => dump.slice(0, dump.indexOf('# quarantine'));
+    expect(state(await t.store.dump())).toBe(state(await reference(events.map((text, i) => ({ text, source: 'replay', position: `e:${i}` })))));
+  });
+
   it('deletes nothing when the store is unavailable: the messages come back and then fold', async () => {
     const url = await queue({ VisibilityTimeout: '1' });
     const events = eventLines(12);
