@@ -1,6 +1,7 @@
 import { isRetryable } from '../errors.js';
 import { intakeBytes, intakeText, type IntakeOptions, type QuarantineReason, type Verdict } from '../intake/index.js';
 import type { NormalisedEvent } from '../intake/records.js';
+import type { Logger } from '../log.js';
 import { eventLabel, type IntakeMetrics } from '../metrics.js';
 import type { QuarantineEntry, SourceName, StateStore } from '../state/store.js';
 
@@ -50,6 +51,8 @@ export interface IngestOptions {
   now?: () => number;
   /** How far ahead of receipt an event instant may be, ms (default 24 h): see IntakeOptions. */
   maxFutureMs?: number;
+  /** Where, at debug level, the names of ignored events counted as `other` are told (with metrics). */
+  log?: Logger;
 }
 
 export const zeroCounts = (): IngestCounts => ({ received: 0, applied: 0, stale: 0, duplicate: 0, ignored: 0, quarantined: 0 });
@@ -99,7 +102,7 @@ export function ingest(store: StateStore, messages: readonly Message[], options:
       records.length > 0 || quarantine.length > 0
         ? isolating(store, { records, recordAt, quarantine, quarantineAt }, messages, verdicts, now)
         : Promise.resolve([]);
-    const counted = options.metrics === undefined ? undefined : { metrics: options.metrics, messages, verdicts, now };
+    const counted = options.metrics === undefined ? undefined : { metrics: options.metrics, log: options.log, messages, verdicts, now };
     return settle(folded, outcomes, counted);
   } catch (err) {
     return Promise.reject(err);
@@ -198,7 +201,7 @@ const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}
 async function settle(
   folded: Promise<readonly [number, MessageOutcome][]>,
   outcomes: MessageOutcome[],
-  counted: { metrics: IntakeMetrics; messages: readonly Message[]; verdicts: readonly Verdict[]; now: number } | undefined,
+  counted: { metrics: IntakeMetrics; log?: Logger; messages: readonly Message[]; verdicts: readonly Verdict[]; now: number } | undefined,
 ): Promise<IngestResult> {
   for (const [at, o] of await folded) outcomes[at] = o;
   const counts = zeroCounts();
@@ -207,11 +210,14 @@ async function settle(
 
   // Counted after the commit: a batch that failed and is redelivered is not counted twice.
   if (counted !== undefined) {
-    const { metrics, messages, verdicts, now } = counted;
+    const { metrics, log, messages, verdicts, now } = counted;
+    const debug = log?.isLevelEnabled('debug') === true;
     verdicts.forEach((v, i) => {
       const m = messages[i]!;
       const event =
         v.outcome === 'valid' ? v.kind : v.outcome === 'ignored' ? eventLabel(v.eventName) : eventNameOf(m.text);
+      // A name counted as `other` is told here only: the metric's labels are a fixed set.
+      if (debug && v.outcome === 'ignored' && event === 'other') log!.debug({ source: m.source, position: m.position, event_name: v.eventName.slice(0, 200) }, 'ignored an event of another kind');
       metrics.events.inc({ source: m.source, event, outcome: outcomes[i]! });
       if (v.outcome === 'quarantined') metrics.quarantined.inc({ reason: v.reason });
       if (v.outcome === 'valid' && outcomes[i] !== 'quarantined') metrics.eventLag.observe({ source: m.source }, Math.max(0, now - v.record.instant) / 1000);

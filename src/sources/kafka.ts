@@ -115,6 +115,7 @@ export class KafkaSource {
       metrics: options.metrics,
       now: options.now,
       maxFutureMs: options.maxFutureMs,
+      log: options.log,
       maxMessages: options.maxFoldMessages ?? KAFKA_DEFAULTS.maxFoldMessages,
       onFolded: (counts) => addCounts(this.totals, counts),
     });

@@ -133,7 +133,7 @@ export class SqsSource {
     this.queue = queueNameOf(options.queueUrl);
     this.client = options.client ?? { send: () => Promise.reject(new Error('SQS source not started')) };
     this.metrics = options.registry === undefined ? undefined : sqsMetrics(options.registry);
-    const ingestOptions: IngestOptions = { metrics: options.metrics, now: options.now, maxFutureMs: options.maxFutureMs };
+    const ingestOptions: IngestOptions = { metrics: options.metrics, now: options.now, maxFutureMs: options.maxFutureMs, log: options.log };
     this.folds = new FoldQueue(options.store, {
       ...ingestOptions,
       maxMessages: options.maxFoldMessages ?? SQS_DEFAULTS.maxFoldMessages,

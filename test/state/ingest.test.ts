@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { intakeMetrics, Registry } from '../../src/metrics.js';
 import { ingest, type Message } from '../../src/sources/ingest.js';
+import { pino } from 'pino';
 import { intakeText } from '../../src/intake/index.js';
 import { openStore, type Batch, type StateStore } from '../../src/state/store.js';
 import { wrapStore, type WrappedStore } from '../support/stores-wrapped.js';
@@ -144,7 +145,12 @@ describe('metric labels are bounded', () => {
         source: 'webhook',
         position: `w-${i}`,
       }));
-      await ingest(store, messages, { metrics });
+      const told: unknown[] = [];
+      const log = pino({ level: 'debug' }, { write: (line: string) => told.push(JSON.parse(line)) });
+      await ingest(store, messages, { metrics, log });
+      // The names beyond the label set are told at debug level only.
+      expect(told).toHaveLength(20_002);
+      expect(told[0]).toMatchObject({ level: 20, event_name: 'made_up_event_0', position: 'w-0' });
       const series = (await metrics.events.get()).values.map((v) => [v.labels.event, v.value]);
       expect(series).toEqual([['other', 20_002], ['submission_created', 1]]);
       expect((await registry.metrics()).length).toBeLessThan(16_000);
