@@ -99,7 +99,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const port = await listen(server, config.httpPort);
   log.info({ port, state: store.url, schedules: schedules.length, webhook: authSettings.mode }, 'listening');
 
-  const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake, maxFutureMs });
+  const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake });
   const started: LiveSource[] = [];
   try {
     for (const source of sources) {

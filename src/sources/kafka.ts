@@ -352,14 +352,17 @@ export class KafkaSource {
   ): Promise<void> {
     const dead: ProducedRecord[] = [];
     outcomes.forEach((outcome, i) => {
+      if (outcome !== 'quarantined') return;
+      // Quarantined by intake, or (its verdict valid) because the store failed on it alone.
       const verdict = messages[i]!.verdict;
-      if (outcome !== 'quarantined' || verdict?.outcome !== 'quarantined') return;
+      const [reason, detail] =
+        verdict?.outcome === 'quarantined' ? [verdict.reason, verdict.detail] : ['internal_error', 'the state store failed on this record (see its quarantine entry)'];
       dead.push({
         key: records[i]!.key,
         value: records[i]!.value,
         headers: {
-          'gradestream-reason': verdict.reason,
-          'gradestream-detail': verdict.detail.slice(0, HEADER_LIMIT),
+          'gradestream-reason': reason,
+          'gradestream-detail': detail.slice(0, HEADER_LIMIT),
           'gradestream-source': messages[i]!.position,
         },
       });

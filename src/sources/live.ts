@@ -34,9 +34,10 @@ export interface LiveSourceDeps {
   registry?: Registry;
   /** intake metrics (events_total, …) shared with the other sources */
   metrics?: IntakeMetrics;
-  /** GRADESTREAM_MAX_FUTURE_SECONDS in ms (default 24 h) */
-  maxFutureMs?: number;
 }
+
+/** GRADESTREAM_MAX_FUTURE_SECONDS, as intake takes it. */
+const maxFutureMs = (config: Config): number | undefined => (config.maxFutureSeconds === undefined ? undefined : config.maxFutureSeconds * 1000);
 
 class Named<S extends SqsSource | KafkaSource> implements LiveSource {
   constructor(
@@ -57,7 +58,7 @@ class Named<S extends SqsSource | KafkaSource> implements LiveSource {
 /** The SQS source when GRADESTREAM_SQS_QUEUE_URL is set. */
 export function sqsSourceFromConfig(config: Config, deps: LiveSourceDeps, tuning: Partial<SqsSourceOptions> = {}): LiveSource | undefined {
   if (config.sqsQueueUrl === undefined) return undefined;
-  return new Named('sqs', new SqsSource({ ...deps, queueUrl: config.sqsQueueUrl, ...tuning }));
+  return new Named('sqs', new SqsSource({ ...deps, queueUrl: config.sqsQueueUrl, maxFutureMs: maxFutureMs(config), ...tuning }));
 }
 
 /** The Kafka source when GRADESTREAM_KAFKA_BROKERS and GRADESTREAM_KAFKA_TOPICS are set. */
@@ -84,6 +85,7 @@ export function kafkaSourceFromConfig(
       topics,
       groupId: config.kafkaGroupId ?? KAFKA_DEFAULTS.groupId,
       dlqTopic: config.kafkaDlqTopic,
+      maxFutureMs: maxFutureMs(config),
       ...tuning,
     }),
   );

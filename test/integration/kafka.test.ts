@@ -139,6 +139,23 @@ function poisonRecords(): { value: string | Buffer | null; reason: string }[] {
   ];
 }
 
+/** The first `count` records of a dead-letter topic, with their headers as text. */
+async function deadLetters(dlq: string, count: number): Promise<{ value: Buffer | null; headers: Record<string, string> }[]> {
+  const reader = k.consumer({ groupId: group() });
+  cleanups.push(() => reader.disconnect());
+  await reader.connect();
+  await reader.subscribe({ topic: dlq, fromBeginning: true });
+  const dead: { value: Buffer | null; headers: Record<string, string> }[] = [];
+  await reader.run({
+    eachMessage: async ({ message }) => {
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([h, v]) => [h, String(v)]));
+      dead.push({ value: message.value, headers });
+    },
+  });
+  await waitFor('the dead letters', () => dead.length >= count, 30_000);
+  return dead;
+}
+
 describe('KafkaSource on a real broker', () => {
   it('folds JSON and Avro values; duplicates and reordering change nothing; offsets and lag follow', async () => {
     const name = await topic(3);
@@ -218,18 +235,7 @@ describe('KafkaSource on a real broker', () => {
     const total = 10 + poison.length;
     await waitFor('every record to be folded and committed', async () => s.totals.received >= total && (await committedEverything(admin, groupId, name)));
 
-    const reader = k.consumer({ groupId: group() });
-    cleanups.push(() => reader.disconnect());
-    await reader.connect();
-    await reader.subscribe({ topic: dlq, fromBeginning: true });
-    const dead: { value: Buffer | null; headers: Record<string, string> }[] = [];
-    await reader.run({
-      eachMessage: async ({ message }) => {
-        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([h, v]) => [h, String(v)]));
-        dead.push({ value: message.value, headers });
-      },
-    });
-    await waitFor('the dead letters', () => dead.length >= poison.length, 30_000);
+    const dead = await deadLetters(dlq, poison.length);
 
     expect(dead).toHaveLength(poison.length);
     const asText = (v: string | Buffer | null) => (v === null ? null : Buffer.from(v).toString('base64'));
@@ -243,7 +249,7 @@ describe('KafkaSource on a real broker', () => {
   });
 
   it('a poison message in the middle of a partition: the partition moves on, innocents folded, the poison quarantined', async () => {
-    const name = await topic(1);
+    const [name, dlq] = [await topic(1), await topic(1)];
     const groupId = group();
     const events = eventLines(60);
     const storePoison = line(gradeChange('2021-02-03T04:05:06Z', { assignment_id: '21070000000066666' }));
@@ -253,7 +259,7 @@ describe('KafkaSource on a real broker', () => {
     const t = await store();
     const wrapped = wrapStore(t.store);
     wrapped.poison = (batch) => batch.records.some((r) => r.kind === 'grade_change' && r.assignment_id === '21070000000066666');
-    const s = source({ store: wrapped, topics: [name], groupId, subBatchSize: 20 });
+    const s = source({ store: wrapped, topics: [name], groupId, subBatchSize: 20, dlqTopic: dlq });
     await s.start();
     await waitFor('every record to be folded and committed', async () => (await committedEverything(admin, groupId, name)), 30_000);
 
@@ -268,6 +274,10 @@ describe('KafkaSource on a real broker', () => {
     ]);
     expect(Buffer.from(quarantined[2]!.raw_base64!, 'base64').equals(badBytes)).toBe(true);
     expect(stateOf(await t.store.dump())).toBe(await referenceState(events));
+    // All three reach the dead-letter topic as they were produced, the store's victim too.
+    const dead = await deadLetters(dlq, 3);
+    expect(dead.map((d) => d.headers['gradestream-reason']).sort()).toEqual(['internal_error', 'invalid_field', 'invalid_utf8']);
+    expect(dead.find((d) => d.headers['gradestream-reason'] === 'invalid_utf8')!.value!.equals(badBytes)).toBe(true);
   });
 
   it('pauses and re-reads a partition while the store is unavailable, committing nothing meanwhile', async () => {
