@@ -356,4 +356,19 @@ CREATE UNLOGGED TABLE sync_view (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'admin page sessions and the secret that signs them',
+    // As SQLite's migration 6: a secret generated once and shared by every replica; sessions keyed by
+    // the SHA-256 of their id, holding the digest of the token signed in with.
+    sql: `
+CREATE TABLE service_secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE admin_sessions (
+  id_hash BYTEA PRIMARY KEY,
+  token_digest BYTEA NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+`,
+  },
 ];

@@ -471,4 +471,21 @@ CREATE INDEX course_root_accounts_seq ON course_root_accounts (seq);
     // the bytes exactly when they differ from it, so a re-drive reads what was received (NULL: raw is exact).
     sql: `ALTER TABLE quarantine ADD COLUMN raw_bytes BLOB;`,
   },
+  {
+    version: 6,
+    name: 'admin page sessions and the secret that signs them',
+    // service_secrets: generated once, shared by every process on the store (the session secret when
+    // GRADESTREAM_SESSION_SECRET is unset). admin_sessions: keyed by the SHA-256 of the session id (the
+    // cookie holds the id, the store does not), with the digest of the token signed in with: a session
+    // holds only while the tokens file still has that digest.
+    sql: `
+CREATE TABLE service_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL, created_at INTEGER NOT NULL) STRICT;
+CREATE TABLE admin_sessions (
+  id_hash BLOB PRIMARY KEY,
+  token_digest BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+`,
+  },
 ];
