@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -18,6 +19,31 @@ const sinkUrl = z.string().superRefine((v, ctx) => {
   if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
 });
 const zone = z.string().refine((v) => IANAZone.isValidZone(v), 'not an IANA time zone');
+// The address users reach the service at: an http(s) origin (a path is allowed and ignored).
+const publicUrl = z.string().superRefine((v, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL' });
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL' });
+});
+// Proxies whose X-Forwarded-For is believed: IP addresses or CIDR blocks, comma-separated.
+const proxies = z
+  .string()
+  .transform((v) => v.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+  .superRefine((list, ctx) => {
+    for (const p of list) {
+      const [address, bits, ...rest] = p.split('/');
+      const family = isIP(address ?? '');
+      const max = family === 6 ? 128 : 32;
+      if (family === 0 || rest.length > 0 || (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max))) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p)} is not an IP address or CIDR block` });
+      }
+    }
+  });
 const optional = z.string().min(1).optional();
 
 export const ConfigSchema = z.object({
@@ -50,6 +76,10 @@ export const ConfigSchema = z.object({
   webhookJwksUrl: z.string().url().optional(),
   webhookIssuer: optional,
   webhookSecret: optional,
+  // Signs admin page sessions; unset: a secret generated once is kept in the state store.
+  sessionSecret: z.string().min(32, 'at least 32 characters').optional(),
+  publicUrl: publicUrl.optional(),
+  trustedProxies: proxies.optional(),
   // An event instant further ahead of receipt than this is quarantined (future_timestamp): a bad clock must not pin a key.
   maxFutureSeconds: z.coerce.number().int().min(0).default(86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -77,11 +107,14 @@ const ENV: Record<keyof Config, string> = {
   webhookJwksUrl: 'GRADESTREAM_WEBHOOK_JWKS_URL',
   webhookIssuer: 'GRADESTREAM_WEBHOOK_ISSUER',
   webhookSecret: 'GRADESTREAM_WEBHOOK_SECRET',
+  sessionSecret: 'GRADESTREAM_SESSION_SECRET',
+  publicUrl: 'GRADESTREAM_PUBLIC_URL',
+  trustedProxies: 'GRADESTREAM_TRUSTED_PROXIES',
   maxFutureSeconds: 'GRADESTREAM_MAX_FUTURE_SECONDS',
   logLevel: 'LOG_LEVEL',
 };
 
-const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword']);
+const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword', 'sessionSecret']);
 
 /** The command-line flag of each setting that has one (SPEC §7.1's shared options, and `run --port`). */
 const FLAG: Partial<Record<keyof Config, string>> = {

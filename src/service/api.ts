@@ -1,10 +1,16 @@
-import type { Principal, Role, Tokens } from './tokens.js';
-import { HttpError, type Reply, type Request, type Router } from './http.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { callerOf, checkSessionWrite, CSRF_FIELD, requireRole, type AuthDeps, type Caller } from './auth.js';
+import { fieldsOf, formOrJsonBodies, isForm } from './body.js';
+import { HttpError } from './http-error.js';
+import { API_BODY_LIMIT } from './limits.js';
+import type { Role } from './tokens.js';
 
 /**
  * The admin API (SPEC §7.3). Every `/api/*` route needs `Authorization: Bearer TOKEN` or the admin
- * page's session cookie; reads need viewer, mutations admin, and mutations record the caller's name.
- * A form post from the admin page is answered with a redirect back to the page.
+ * page's session cookie, checked before the body is read; reads need viewer, mutations admin, and
+ * mutations record the caller's name (and, with the cookie, need the page's Origin and CSRF token:
+ * src/service/auth.ts). A form post from the admin page is answered with a redirect back to the page.
  */
 
 /** What the API reads and changes; the service wires it to the sync engine and the state store. */
@@ -22,89 +28,87 @@ export interface AdminBackend {
   listQuarantine(limit: number, after?: string): Promise<unknown[]>;
 }
 
-export const SESSION_COOKIE = 'gradestream_session';
+/** The API's route paths with their methods (the others are answered 405). */
+export const API_ROUTES = {
+  '/api/schedules': ['GET'],
+  '/api/schedules/:id/run': ['POST'],
+  '/api/schedules/:id/pause': ['POST'],
+  '/api/schedules/:id/resume': ['POST'],
+  '/api/resend': ['POST'],
+  '/api/runs': ['GET'],
+  '/api/runs/:id': ['GET'],
+  '/api/held': ['GET'],
+  '/api/quarantine': ['GET'],
+} as const;
 
-function cookie(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
+const one = z.string().optional();
+const Query = z.object({ limit: one, after: one });
+const MAX_ID = 9223372036854775807n;
+
+/** The query's limit and after, checked: each given at most once, limit 1..10000, after a decimal id. */
+function queryOf(request: FastifyRequest, fallbackLimit: number): { limit: number; after?: string } {
+  const parsed = Query.safeParse(request.query ?? {});
+  if (!parsed.success) throw new HttpError(400, 'limit and after may each be given once');
+  const { limit: l, after } = parsed.data;
+  const limit = l === undefined ? fallbackLimit : /^[0-9]{1,5}$/.test(l) ? Number(l) : NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new HttpError(400, 'limit must be an integer from 1 to 10000');
+  if (after !== undefined && !(/^(0|[1-9][0-9]{0,18})$/.test(after) && BigInt(after) <= MAX_ID)) {
+    throw new HttpError(400, 'after must be a quarantine entry id (a decimal integer)');
   }
-  return undefined;
+  return { limit, after };
 }
 
-export function principalOf(req: Request, tokens: Tokens): Principal | undefined {
-  const auth = req.headers.authorization;
-  // The scheme name is case-insensitive (RFC 9110 §11.1).
-  const bearer = auth === undefined ? null : /^bearer +(.*)$/i.exec(auth);
-  if (bearer) return tokens.verify(bearer[1]!.trim());
-  const session = cookie(req, SESSION_COOKIE);
-  return session === undefined ? undefined : tokens.verifySession(session);
-}
+const idOf = (request: FastifyRequest): string => (request.params as { id: string }).id;
 
-function require(req: Request, tokens: Tokens, role: Role): Principal {
-  const who = principalOf(req, tokens);
-  if (who === undefined) throw new HttpError(401, 'a valid bearer token or session is required', { 'www-authenticate': 'Bearer' });
-  if (role === 'admin' && who.role !== 'admin') throw new HttpError(403, 'this action needs the admin role');
-  return who;
-}
+export const apiRoutes =
+  (deps: AuthDeps & { backend: AdminBackend }): FastifyPluginAsync =>
+  async (app) => {
+    const { backend } = deps;
+    formOrJsonBodies(app, API_BODY_LIMIT);
+    const callers = new WeakMap<FastifyRequest, Caller>();
+    const needs = (role: Role) => async (request: FastifyRequest) => {
+      callers.set(request, requireRole(await callerOf(request, deps), role));
+    };
+    const read = (handler: (request: FastifyRequest) => Promise<unknown>) => ({
+      onRequest: needs('viewer'),
+      handler,
+    });
+    const mutate = (handler: (request: FastifyRequest, by: string, fields: Map<string, string>) => Promise<unknown>) => ({
+      onRequest: needs('admin'),
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        const caller = callers.get(request)!;
+        const fields = fieldsOf(request.body);
+        checkSessionWrite(request, caller, deps, fields.get(CSRF_FIELD));
+        const result = await handler(request, caller.who.name, fields);
+        if (isForm(request)) return reply.code(303).header('location', '/').send();
+        return reply.send(result);
+      },
+    });
 
-const isForm = (req: Request) => (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-
-async function params(req: Request): Promise<URLSearchParams> {
-  const text = await req.text(64 * 1024);
-  if (isForm(req)) return new URLSearchParams(text);
-  if (text.trim() === '') return new URLSearchParams();
-  try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    const pairs: [string, string][] = Object.entries(body).map(([k, v]) => [k, String(v)]);
-    return new URLSearchParams(pairs);
-  } catch {
-    throw new HttpError(400, 'the body must be JSON or a form');
-  }
-}
-
-function limitOf(req: Request, fallback = 100): number {
-  const n = Number(req.query.get('limit') ?? fallback);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new HttpError(400, 'limit must be an integer from 1 to 10000');
-  return n;
-}
-
-export function registerApi(router: Router, tokens: Tokens, backend: AdminBackend): void {
-  const read = (handler: (req: Request) => Promise<unknown>) => async (req: Request): Promise<Reply> => {
-    require(req, tokens, 'viewer');
-    return { status: 200, body: (await handler(req)) as object };
-  };
-  const mutate = (handler: (req: Request, who: Principal, p: URLSearchParams) => Promise<unknown>) => async (req: Request): Promise<Reply> => {
-    const who = require(req, tokens, 'admin');
-    const result = await handler(req, who, await params(req));
-    if (isForm(req)) return { status: 303, headers: { location: '/' } };
-    return { status: 200, body: result as object };
-  };
-
-  router
-    .on('GET', '/api/schedules', read(() => backend.listSchedules()))
+    app.get('/api/schedules', read(() => backend.listSchedules()));
     // The admin page's form gets its redirect once the run is in the history, not when it ends (a long
     // run would outlast a proxy's timeout); an API client gets the finished run's entry.
-    .on('POST', '/api/schedules/{id}/run', mutate((req, who) =>
-      isForm(req) ? backend.startRun(req.params['id']!, who.name) : backend.runSchedule(req.params['id']!, who.name),
-    ))
-    .on('POST', '/api/schedules/{id}/pause', mutate((req, who) => backend.pauseSchedule(req.params['id']!, who.name)))
-    .on('POST', '/api/schedules/{id}/resume', mutate((req, who) => backend.resumeSchedule(req.params['id']!, who.name)))
-    .on('POST', '/api/resend', mutate(async (_req, who, p) => {
-      const course = p.get('course') ?? undefined;
-      const assignment = p.get('assignment') ?? undefined;
+    app.post('/api/schedules/:id/run', mutate((request, by) => (isForm(request) ? backend.startRun(idOf(request), by) : backend.runSchedule(idOf(request), by))));
+    app.post('/api/schedules/:id/pause', mutate((request, by) => backend.pauseSchedule(idOf(request), by)));
+    app.post('/api/schedules/:id/resume', mutate((request, by) => backend.resumeSchedule(idOf(request), by)));
+    app.post('/api/resend', mutate(async (_request, by, p) => {
+      const course = p.get('course');
+      const assignment = p.get('assignment');
       const all = p.get('all') === 'true';
       if ([course, assignment, all || undefined].filter((v) => v !== undefined).length !== 1) {
         throw new HttpError(400, 'give exactly one of course, assignment or all=true');
       }
-      return backend.resend({ course, assignment, all }, who.name);
-    }))
-    .on('GET', '/api/runs', read((req) => backend.listRuns(limitOf(req))))
-    .on('GET', '/api/runs/{id}', read(async (req) => {
-      const run = await backend.getRun(req.params['id']!);
-      if (run === undefined) throw new HttpError(404, `no run ${req.params['id']}`);
+      return backend.resend({ course, assignment, all }, by);
+    }));
+    app.get('/api/runs', read((request) => backend.listRuns(queryOf(request, 100).limit)));
+    app.get('/api/runs/:id', read(async (request) => {
+      const run = await backend.getRun(idOf(request));
+      if (run === undefined) throw new HttpError(404, `no run ${idOf(request).slice(0, 100)}`);
       return run;
-    }))
-    .on('GET', '/api/held', read((req) => backend.listHeld(limitOf(req, 1000))))
-    .on('GET', '/api/quarantine', read((req) => backend.listQuarantine(limitOf(req), req.query.get('after') ?? undefined)));
-}
+    }));
+    app.get('/api/held', read((request) => backend.listHeld(queryOf(request, 1000).limit)));
+    app.get('/api/quarantine', read((request) => {
+      const { limit, after } = queryOf(request, 100);
+      return backend.listQuarantine(limit, after);
+    }));
+  };

@@ -10,10 +10,15 @@ import { openStore, type StateStore } from '../state/store.js';
 import { syncMetrics } from '../sync/metrics.js';
 import { Scheduler } from '../sync/scheduler.js';
 import { loadSchedules, type Schedule } from '../sync/schedules.js';
-import { registerApi } from './api.js';
+import cookie from '@fastify/cookie';
+import { API_ROUTES, apiRoutes } from './api.js';
 import { adminBackend } from './backend.js';
-import { createHttpServer, listen, Router } from './http.js';
-import { registerPage } from './page.js';
+import { eventsRoutes } from './events.js';
+import { healthRoutes } from './health.js';
+import { pageRoutes } from './page.js';
+import { createHttpServer, listen, methodNotAllowed } from './server.js';
+import { Sessions } from './sessions.js';
+import { signInRoutes } from './signin.js';
 import { Tokens } from './tokens.js';
 
 /**
@@ -77,26 +82,24 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log });
   let ready = false;
 
-  const router = new Router()
-    .on('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }))
-    .on('GET', '/readyz', async () => {
-      if (!ready) return { status: 503, body: { status: 'starting' } };
-      try {
-        await store.changeWatermark(); // a cheap round trip: the store answers
-        return { status: 200, body: { status: 'ready' } };
-      } catch (err) {
-        log.warn({ err }, 'readiness: state store unavailable');
-        return { status: 503, body: { status: 'state store unavailable' } };
-      }
-    })
-    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
-    .on('POST', '/events', webhook.handle);
+  const sessions = await Sessions.open(store, { secret: config.sessionSecret });
   const backend = adminBackend(scheduler, store);
-  registerApi(router, tokens, backend);
-  registerPage(router, tokens, backend);
+  const auth = { tokens, sessions, publicUrl: config.publicUrl };
 
-  const server = createHttpServer(router, log);
-  const port = await listen(server, config.httpPort);
+  const app = createHttpServer({ log, trustedProxies: config.trustedProxies });
+  await app.register(cookie);
+  await app.register(healthRoutes({ store, registry, log, ready: () => ready }));
+  await app.register(eventsRoutes(webhook, log));
+  await app.register(apiRoutes({ ...auth, backend }));
+  await app.register(pageRoutes({ ...auth, backend }));
+  await app.register(signInRoutes({ ...auth, log }));
+  methodNotAllowed(
+    app,
+    { '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'], '/events': ['POST'], '/': ['GET'], '/login': ['POST'], '/logout': ['POST'], ...API_ROUTES },
+    log,
+  );
+  const server = app.server;
+  const port = await listen(app, config.httpPort);
   log.info({ port, state: store.url, schedules: schedules.length, webhook: authSettings.mode }, 'listening');
 
   const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake });
@@ -110,7 +113,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await scheduler.start();
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.stop()));
-    await new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections();
+    await app.close();
     await store.close();
     throw err;
   }
@@ -122,7 +126,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     store,
     async stop() {
       ready = false;
-      const closed = new Promise((resolve) => server.close(resolve));
+      // No new connections; requests on open ones are answered 503 (Fastify's closing state).
+      const closed = app.close();
       server.closeIdleConnections();
       await webhook.close();
       await Promise.allSettled(started.map((s) => s.stop()));

@@ -4,7 +4,7 @@ import { NotFoundError, UnknownScheduleError } from '../sync/errors.js';
 import { resendView } from '../sync/engine.js';
 import type { Scheduler } from '../sync/scheduler.js';
 import type { AdminBackend } from './api.js';
-import { HttpError } from './http.js';
+import { HttpError } from './http-error.js';
 
 /** Maps the sync engine's errors to HTTP answers: an unknown schedule is a 404, not a 500. */
 async function answer<T>(work: () => Promise<T>): Promise<T> {

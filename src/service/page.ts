@@ -1,15 +1,14 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { DateTime } from 'luxon';
-import { principalOf, SESSION_COOKIE, type AdminBackend } from './api.js';
-import type { Reply, Request, Router } from './http.js';
-import type { Tokens } from './tokens.js';
+import type { AdminBackend } from './api.js';
+import { callerOf, CSRF_FIELD, type AuthDeps } from './auth.js';
 
 /**
  * The admin page (SPEC §7.3), modelled on Canvas's SIS grade sync screen: a schedules table (Hour of
  * Day, Next Run, Status, Posted By, Actions) and the sync history. Server-rendered, no script: the
- * action buttons are forms posting to the API with the session cookie (HttpOnly, SameSite=Strict).
+ * action buttons are forms posting to the API with the session cookie (HttpOnly, SameSite=Strict), each
+ * with the session's CSRF token. Signing in and out: src/service/signin.ts.
  */
-
-const SESSION_HOURS = 8;
 
 /** A schedule as the page shows it: what `AdminBackend.listSchedules` returns. */
 export interface ScheduleRow {
@@ -61,18 +60,20 @@ form.inline{display:inline}button{margin-right:.3rem}.failed{color:#b00}.suspend
 </style></head><body>${body}</body></html>`;
 }
 
-function signIn(message = ''): string {
+export function signIn(message = ''): string {
   return layout('gradestream — sign in', `<h1>gradestream</h1>
 ${message ? `<p class="failed">${esc(message)}</p>` : ''}
 <form method="post" action="/login"><label>Token <input type="password" name="token" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button></form>`);
 }
 
-function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[], runs: RunRow[]): string {
+function dashboard(who: { name: string; role: string }, csrf: string, schedules: ScheduleRow[], runs: RunRow[]): string {
   const admin = who.role === 'admin';
+  // Every form carries the session's CSRF token (none when signed in with a bearer token: forms cannot send it).
+  const token = csrf === '' ? '' : `<input type="hidden" name="${CSRF_FIELD}" value="${esc(csrf)}">`;
   const action = (id: string, verb: string, label: string) =>
     // The accessible name says which schedule: every row has the same buttons.
-    `<form class="inline" method="post" action="/api/schedules/${encodeURIComponent(id)}/${verb}"><button type="submit" aria-label="${esc(`${label}: ${id}`)}">${label}</button></form>`;
+    `<form class="inline" method="post" action="/api/schedules/${encodeURIComponent(id)}/${verb}">${token}<button type="submit" aria-label="${esc(`${label}: ${id}`)}">${label}</button></form>`;
   const scheduleRows = schedules
     .map(
       (s) => `<tr><td>${esc(s.id)}</td><td>${hour(s.hourOfDay)} ${esc(s.timeZone)}</td><td>${esc(local(s.next_run, s.timeZone))}</td>
@@ -88,7 +89,7 @@ function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[]
     )
     .join('\n');
   return layout('gradestream — grade sync', `<h1>Grade Sync</h1>
-<p>Signed in as ${esc(who.name)} (${esc(who.role)}). <form class="inline" method="post" action="/logout"><button type="submit">Sign out</button></form></p>
+<p>Signed in as ${esc(who.name)} (${esc(who.role)}). <form class="inline" method="post" action="/logout">${token}<button type="submit">Sign out</button></form></p>
 <h2>Schedules</h2>
 <table id="schedules"><thead><tr><th>Schedule</th><th>Hour of Day</th><th>Next Run</th><th>Status</th><th>Posted By</th><th>Actions</th></tr></thead>
 <tbody>${scheduleRows}</tbody></table>
@@ -97,41 +98,36 @@ function dashboard(who: { name: string; role: string }, schedules: ScheduleRow[]
 <tbody>${runRows}</tbody></table>`);
 }
 
-const html = (status: number, body: string, headers: Record<string, string> = {}): Reply => ({
-  status,
-  headers: {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    // No script at all; the one inline style sheet; forms post only here; never framed (clickjacking).
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-    ...headers,
-  },
-  body,
-});
-
-function sessionCookie(req: Request, value: string, maxAge: number): string {
-  // Secure when the client reached us over TLS (directly or through an ingress that says so).
-  const secure = req.headers['x-forwarded-proto'] === 'https' || (req.raw.socket as { encrypted?: boolean }).encrypted;
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
+/**
+ * An HTML answer with the page's headers: no script at all, the one inline style sheet, forms post
+ * only here, never framed (clickjacking). Referrer-Policy same-origin, not no-referrer: under
+ * no-referrer a browser sends `Origin: null` with the page's form posts, and the Origin is what shows
+ * that they come from the page (CSRF); no address leaves for another site either way.
+ */
+export function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply
+    .code(status)
+    .headers({
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'same-origin',
+      'x-content-type-options': 'nosniff',
+    })
+    .send(body);
 }
 
-export function registerPage(router: Router, tokens: Tokens, backend: AdminBackend): void {
-  router
-    .on('GET', '/', async (req) => {
-      const who = principalOf(req, tokens);
-      if (who === undefined) return html(200, signIn(tokens.size === 0 ? 'No tokens are configured (GRADESTREAM_ADMIN_TOKENS_FILE).' : ''));
-      const [schedules, runs] = await Promise.all([backend.listSchedules(), backend.listRuns(50)]);
-      return html(200, dashboard(who, schedules as ScheduleRow[], runs as RunRow[]));
-    })
-    .on('POST', '/login', async (req) => {
-      const token = new URLSearchParams(await req.text(8 * 1024)).get('token') ?? '';
-      const who = tokens.verify(token);
-      if (who === undefined) return html(401, signIn('That token is not valid.'));
-      const value = tokens.session(who, Date.now() + SESSION_HOURS * 3_600_000);
-      return { status: 303, headers: { location: '/', 'set-cookie': sessionCookie(req, value, SESSION_HOURS * 3600) } };
-    })
-    .on('POST', '/logout', (req) => ({ status: 303, headers: { location: '/', 'set-cookie': sessionCookie(req, '', 0) } }));
-}
-
+/** `GET /`: the sign-in form, or the page of the signed-in caller. */
+export const pageRoutes =
+  (deps: AuthDeps & { backend: AdminBackend }): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/', async (request, reply) => {
+      const caller = await callerOf(request, deps);
+      if (caller === undefined) {
+        return sendHtml(reply, 200, signIn(deps.tokens.size === 0 ? 'No tokens are configured (GRADESTREAM_ADMIN_TOKENS_FILE).' : ''));
+      }
+      const [schedules, runs] = await Promise.all([deps.backend.listSchedules(), deps.backend.listRuns(50)]);
+      return sendHtml(reply, 200, dashboard(caller.who, caller.session?.csrf ?? '', schedules as ScheduleRow[], runs as RunRow[]));
+    });
+  };

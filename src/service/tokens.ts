@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -7,7 +7,9 @@ import { ConfigError } from '../errors.js';
 /**
  * API tokens (SPEC §7.3): a YAML or JSON list of `{name, role, token}`, usually mounted from a Secret.
  * `token` is the secret itself or `sha256:HEX` of it; only digests are kept in memory, and a presented
- * token is compared digest to digest in constant time.
+ * token is compared digest to digest in constant time. The file holds no secret when it holds digests
+ * only: nothing is derived from it (admin page sessions are keyed by a secret of their own,
+ * src/service/sessions.ts).
  */
 const TokenEntry = z.object({
   name: z.string().trim().min(1),
@@ -27,14 +29,13 @@ interface Known extends Principal {
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-export class Tokens {
-  private readonly key: Buffer;
+/** A token's holder and the token's digest (what a session keeps: the session ends when the digest leaves the file). */
+export interface Identified extends Principal {
+  digest: Buffer;
+}
 
-  private constructor(private readonly known: readonly Known[]) {
-    // The session-signing key derives from the tokens: every replica given the same Secret agrees, and
-    // changing the tokens file ends every session.
-    this.key = createHash('sha256').update('gradestream-session').update(Buffer.concat(known.map((k) => k.digest))).digest();
-  }
+export class Tokens {
+  private constructor(private readonly known: readonly Known[]) {}
 
   static parse(text: string, source = 'tokens file'): Tokens {
     let value: unknown;
@@ -80,32 +81,20 @@ export class Tokens {
 
   /** The holder of a presented token, or undefined. Every entry is compared, so timing says nothing. */
   verify(token: string): Principal | undefined {
-    const digest = sha256(token);
-    let found: Known | undefined;
-    for (const k of this.known) if (timingSafeEqual(k.digest, digest)) found = k;
+    const found = this.identify(token);
     return found && { name: found.name, role: found.role };
   }
 
-  /** A session cookie value for `who`, valid until `expiresAt` (ms): name, role and expiry, HMAC-signed. */
-  session(who: Principal, expiresAt: number): string {
-    const payload = Buffer.from(JSON.stringify([who.name, who.role, expiresAt])).toString('base64url');
-    return `${payload}.${createHmac('sha256', this.key).update(payload).digest('base64url')}`;
+  /** The holder of a presented token with its digest, or undefined. */
+  identify(token: string): Identified | undefined {
+    return this.holderOf(sha256(token));
   }
 
-  /** The holder of a session cookie value, if its signature holds, it has not expired and its name still exists. */
-  verifySession(value: string, now = Date.now()): Principal | undefined {
-    const [payload, mac] = value.split('.');
-    if (!payload || !mac) return undefined;
-    const expected = createHmac('sha256', this.key).update(payload).digest();
-    const given = Buffer.from(mac, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    try {
-      const [name, role, expiresAt] = JSON.parse(Buffer.from(payload, 'base64url').toString()) as [string, Role, number];
-      if (!(expiresAt > now)) return undefined;
-      const known = this.known.find((k) => k.name === name && k.role === role);
-      return known && { name, role };
-    } catch {
-      return undefined;
-    }
+  /** The holder of the token with this digest, if the file still has it. Every entry is compared. */
+  holderOf(digest: Buffer): Identified | undefined {
+    if (digest.length !== 32) return undefined;
+    let found: Known | undefined;
+    for (const k of this.known) if (timingSafeEqual(k.digest, digest)) found = k;
+    return found && { name: found.name, role: found.role, digest: found.digest };
   }
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { webhookAuthSettings as authSettings, type Config, type WebhookAuthMode, type WebhookAuthSettings } from '../config.js';
@@ -21,21 +22,46 @@ export function webhookAuthSettings(
   return settings;
 }
 
-/** A refusal is final (401) unless the JWKS could not be fetched: then the sender should retry (503). */
-export type AuthResult =
-  | { ok: true; text: string; value?: unknown }
-  | { ok: false; why: string; retryable?: boolean };
+/**
+ * A delivery's Canvas message as bytes (`text` is their UTF-8 reading, or '' when they are not UTF-8:
+ * intake quarantines them as invalid_utf8, keeping the bytes), or why it was refused: finally (401)
+ * unless `retryable` (the JWKS could not be had: 503, the sender retries).
+ */
+export type AuthResult = { ok: true; text: string; bytes: Uint8Array } | Refusal;
+export type Refusal = { ok: false; why: string; retryable?: boolean };
 
-export interface WebhookRequest {
-  body: string;
+/** What can be checked before the body is read. */
+export interface WebhookCredentials {
   headers: Record<string, string | string[] | undefined>;
   query: URLSearchParams;
 }
 
+export interface WebhookRequest extends WebhookCredentials {
+  body: Uint8Array;
+}
+
 export interface WebhookAuthenticator {
   readonly mode: WebhookAuthMode;
+  /**
+   * A refusal decided by the headers and query alone, before the body is read (`secret`: the secret is
+   * missing or wrong), or undefined: the body is then read and `authenticate` decides.
+   */
+  refuseEarly(req: WebhookCredentials): Refusal | undefined;
   /** The Canvas message inside an authentic delivery, or why it was refused (answered with 401). */
   authenticate(req: WebhookRequest): Promise<AuthResult>;
+}
+
+/** The bytes as a message: their text when they are UTF-8, else '' (never decoded with replacement characters). */
+export function messageOf(bytes: Uint8Array): { ok: true; text: string; bytes: Uint8Array } {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { ok: true, text: isUtf8(buffer) ? buffer.toString('utf8') : '', bytes };
+}
+
+/** An error of the JWKS (fetching or choosing a key): our side's, unlike an error of the token. */
+class JwksFailure extends Error {
+  constructor(readonly inner: unknown) {
+    super('JWKS failure');
+  }
 }
 
 export function webhookAuthenticator(
@@ -44,19 +70,21 @@ export function webhookAuthenticator(
 ): WebhookAuthenticator {
   switch (settings.mode) {
     case 'none':
-      return { mode: 'none', authenticate: async (req) => ({ ok: true, text: req.body }) };
+      return { mode: 'none', refuseEarly: () => undefined, authenticate: async (req) => messageOf(req.body) };
     case 'secret': {
       // Compare digests: constant time whatever the lengths of the two strings.
       const expected = createHash('sha256').update(settings.secret).digest();
+      const check = (req: WebhookCredentials): Refusal | undefined => {
+        const header = req.headers['x-gradestream-secret'];
+        const given = (Array.isArray(header) ? header[0] : header) ?? req.query.get('secret');
+        if (given === null || given === undefined) return { ok: false, why: 'no webhook secret given' };
+        const digest = createHash('sha256').update(given).digest();
+        return timingSafeEqual(digest, expected) ? undefined : { ok: false, why: 'wrong webhook secret' };
+      };
       return {
         mode: 'secret',
-        authenticate: async (req) => {
-          const header = req.headers['x-gradestream-secret'];
-          const given = (Array.isArray(header) ? header[0] : header) ?? req.query.get('secret');
-          if (given === null || given === undefined) return { ok: false, why: 'no webhook secret given' };
-          const digest = createHash('sha256').update(given).digest();
-          return timingSafeEqual(digest, expected) ? { ok: true, text: req.body } : { ok: false, why: 'wrong webhook secret' };
-        },
+        refuseEarly: check,
+        authenticate: async (req) => check(req) ?? messageOf(req.body),
       };
     }
     case 'jwt': {
@@ -64,31 +92,43 @@ export function webhookAuthenticator(
       // on what a flood of made-up kids costs Canvas's JWKS endpoint.
       const cooldownMs = options.cooldownMs ?? JWKS_COOLDOWN_MS;
       const jwks = options.jwks ?? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: cooldownMs, timeoutDuration: 5_000 });
+      // What fails in choosing the key is the JWKS's doing (ours); what fails elsewhere is the token's.
+      const key: JWTVerifyGetKey = async (header, token) => {
+        try {
+          return await jwks(header, token);
+        } catch (err) {
+          throw new JwksFailure(err);
+        }
+      };
       return {
         mode: 'jwt',
+        refuseEarly: () => undefined,
         authenticate: async (req) => {
-          const token = req.body.trim();
+          // A compact JWS is ASCII: any other byte makes it invalid, which jose says.
+          const token = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength).toString('latin1').trim();
           // Fetched within the cooldown: a kid it lacks may be a key rotated in since, not checked yet.
           const cooling = (jwks as Partial<{ coolingDown: boolean }>).coolingDown === true;
           try {
-            const { payload } = await jwtVerify(token, jwks, { algorithms: ['RS256'], issuer: settings.issuer });
-            const { metadata, body } = payload as { metadata?: unknown; body?: unknown };
-            const message = { metadata, body };
-            return { ok: true, text: JSON.stringify(message), value: message };
+            await jwtVerify(token, key, { algorithms: ['RS256'], issuer: settings.issuer });
           } catch (err) {
-            if (err instanceof joseErrors.JWKSNoMatchingKey && cooling) {
+            if (!(err instanceof JwksFailure)) return { ok: false, why: describeJoseError(err), retryable: false };
+            const inner = err.inner;
+            if (inner instanceof joseErrors.JWKSNoMatchingKey) {
               // Refused (401) only once a fetch after the token came in lacks its key; until then the
               // sender retries (503), so an event signed with a key just rotated in is not lost.
-              return { ok: false, why: `no key of the JWKS (fetched within the last ${cooldownMs / 1000} s) matches the token; retry`, retryable: true };
+              return cooling
+                ? { ok: false, why: `no key of the JWKS (fetched within the last ${cooldownMs / 1000} s) matches the token; retry`, retryable: true }
+                : { ok: false, why: describeJoseError(inner), retryable: false };
             }
+            if (inner instanceof joseErrors.JWKSMultipleMatchingKeys) return { ok: false, why: describeJoseError(inner), retryable: false };
             // Our side cannot verify (JWKS down, bad JWKS): not the sender's fault, so let it retry.
-            const unreachable =
-              !(err instanceof joseErrors.JOSEError) ||
-              err instanceof joseErrors.JWKSTimeout ||
-              err instanceof joseErrors.JWKSInvalid ||
-              err.code === 'ERR_JOSE_GENERIC';
-            return { ok: false, why: describeJoseError(err), retryable: unreachable };
+            return { ok: false, why: describeJoseError(inner), retryable: true };
           }
+          // The message is the signed payload's bytes as they are: jose decoded them with replacement
+          // characters, and rebuilding {metadata, body} would mean a recursive stringify of the
+          // sender's value. Intake reads metadata and body from it (the registered claims beside
+          // them are ignored) and quarantines bytes that are not UTF-8, keeping them.
+          return messageOf(Buffer.from(token.split('.')[1]!, 'base64url'));
         },
       };
     }
@@ -99,10 +139,11 @@ export function webhookAuthenticator(
 export const JWKS_COOLDOWN_MS = 5_000;
 
 function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return 'several keys of the JWKS match the token';
   if (err instanceof joseErrors.JWTExpired) return 'token expired';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim ${err.claim} rejected: ${err.reason}`;
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'no key of the JWKS matches the token';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature verification failed';
   if (err instanceof joseErrors.JOSEError) return `${err.code}: ${err.message}`;
-  return `JWKS unavailable: ${err instanceof Error ? err.message : String(err)}`;
+  return `JWKS unavailable: ${(err instanceof Error ? err.message : String(err)).slice(0, 200)}`;
 }

@@ -1,10 +1,12 @@
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { registerApi, type AdminBackend } from '../../src/service/api.js';
-import { createHttpServer, listen, Router } from '../../src/service/http.js';
-import { registerPage } from '../../src/service/page.js';
+import { apiRoutes, type AdminBackend } from '../../src/service/api.js';
+import { pageRoutes } from '../../src/service/page.js';
+import { Sessions } from '../../src/service/sessions.js';
+import { signInRoutes } from '../../src/service/signin.js';
 import { Tokens } from '../../src/service/tokens.js';
+import { serveApp } from '../support/http.js';
+import { openTestStore, sqlite, type TestStore } from '../support/stores.js';
 
 /** A recording backend: the API layer's job is auth, routing and shapes, tested here on its own. */
 function fakeBackend() {
@@ -27,16 +29,21 @@ function fakeBackend() {
 describe('admin API and page', () => {
   const tokens = Tokens.parse('- {name: ada, role: admin, token: adm}\n- {name: vic, role: viewer, token: view}');
   const { backend, calls } = fakeBackend();
-  let server: Server;
+  let t: TestStore;
+  let served: Awaited<ReturnType<typeof serveApp>>;
   let base: string;
   beforeAll(async () => {
-    const router = new Router();
-    registerApi(router, tokens, backend);
-    registerPage(router, tokens, backend);
-    server = createHttpServer(router, createLogger('silent'));
-    base = `http://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
+    t = await openTestStore(sqlite);
+    const deps = { tokens, sessions: await Sessions.open(t.store), backend, log: createLogger('silent') };
+    served = await serveApp(apiRoutes(deps), pageRoutes(deps), signInRoutes(deps));
+    base = served.base;
   });
-  afterAll(() => new Promise((r) => server.close(r)));
+  afterAll(async () => {
+    await served.close();
+    await t.cleanup();
+  });
+  // The admin page's form posts come from the page: a browser sends its Origin.
+  const form = () => ({ 'content-type': 'application/x-www-form-urlencoded', origin: base });
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
   it('needs a token for /api/*: 401 without, 403 for a viewer mutating', async () => {
@@ -73,9 +80,9 @@ describe('admin API and page', () => {
   it('signs in through the form with an HttpOnly, SameSite=Strict cookie that /api/* accepts', async () => {
     const page = await fetch(`${base}/`);
     expect(await page.text()).toContain('name="token"');
-    const bad = await fetch(`${base}/login`, { method: 'POST', body: 'token=wrong', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const bad = await fetch(`${base}/login`, { method: 'POST', body: 'token=wrong', headers: form(), redirect: 'manual' });
     expect(bad.status).toBe(401);
-    const login = await fetch(`${base}/login`, { method: 'POST', body: 'token=adm', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const login = await fetch(`${base}/login`, { method: 'POST', body: 'token=adm', headers: form(), redirect: 'manual' });
     expect(login.status).toBe(303);
     const setCookie = login.headers.get('set-cookie')!;
     expect(setCookie).toMatch(/HttpOnly/);
@@ -90,11 +97,14 @@ describe('admin API and page', () => {
     const served = await fetch(`${base}/`, { headers: { cookie: session } });
     expect(served.headers.get('content-security-policy')).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
     expect(served.headers.get('x-frame-options')).toBe('DENY');
-    const form = await fetch(`${base}/api/schedules/nightly/pause`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
-    expect(form.status).toBe(303);
-    expect(form.headers.get('location')).toBe('/');
+    // Every form of the page carries the session's CSRF token.
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(dash)![1]!;
+    expect(dash.match(/<form /g)!.length).toBe(dash.match(/name="_csrf"/g)!.length);
+    const pause = await fetch(`${base}/api/schedules/nightly/pause`, { method: 'POST', headers: { cookie: session, ...form() }, body: `_csrf=${csrf}`, redirect: 'manual' });
+    expect(pause.status).toBe(303);
+    expect(pause.headers.get('location')).toBe('/');
     // The page's Run button does not wait for the run; an API client does.
-    const run = await fetch(`${base}/api/schedules/nightly/run`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' }, body: '', redirect: 'manual' });
+    const run = await fetch(`${base}/api/schedules/nightly/run`, { method: 'POST', headers: { cookie: session, ...form() }, body: `_csrf=${csrf}`, redirect: 'manual' });
     expect(run.status).toBe(303);
     expect(calls.at(-1)).toEqual(['start', 'nightly', 'ada']);
     expect((await fetch(`${base}/api/runs`, { headers: { cookie: session } })).status).toBe(200);

@@ -6,7 +6,7 @@ import { jwksServer, signEvent, signingKey, type SigningKey } from '../support/j
 
 const ISSUER = 'https://canvas.example.edu';
 const request = (body: string, headers: WebhookRequest['headers'] = {}, query = ''): WebhookRequest => ({
-  body,
+  body: Buffer.from(body),
   headers,
   query: new URLSearchParams(query),
 });
@@ -39,8 +39,8 @@ describe('webhook auth settings (SPEC §1.1 defaults)', () => {
 describe('shared secret', () => {
   const auth = webhookAuthenticator({ mode: 'secret', secret: 's3cret' });
   it('accepts the header or the query parameter', async () => {
-    expect(await auth.authenticate(request('{}', { 'x-gradestream-secret': 's3cret' }))).toEqual({ ok: true, text: '{}' });
-    expect(await auth.authenticate(request('{}', {}, 'secret=s3cret'))).toEqual({ ok: true, text: '{}' });
+    expect(await auth.authenticate(request('{}', { 'x-gradestream-secret': 's3cret' }))).toEqual({ ok: true, text: '{}', bytes: Buffer.from('{}') });
+    expect(await auth.authenticate(request('{}', {}, 'secret=s3cret'))).toEqual({ ok: true, text: '{}', bytes: Buffer.from('{}') });
   });
   it.each([
     [{}, '', 'no webhook secret given'],
@@ -66,11 +66,13 @@ describe('signed payloads (RS256 JWS against a JWKS)', () => {
 
   const authenticator = () => webhookAuthenticator({ mode: 'jwt', jwksUrl: jwks.url, issuer: ISSUER }, { cooldownMs: 0 });
 
-  it('accepts a valid signature and yields the Canvas message of its claims', async () => {
+  it('accepts a valid signature and yields the Canvas message of its claims: the signed payload as it is', async () => {
     const token = await signEvent(keyA, claims, { issuer: ISSUER, expiresIn: '5m' });
     const result = await authenticator().authenticate(request(token));
     expect(result.ok).toBe(true);
-    expect(result.ok && JSON.parse(result.text)).toEqual({ metadata: claims.metadata, body: claims.body });
+    // The registered claims (iss, iat, exp) are beside metadata and body; intake reads these two.
+    expect(result.ok && JSON.parse(result.text)).toMatchObject({ metadata: claims.metadata, body: claims.body, iss: ISSUER });
+    expect(result.ok && Buffer.from(result.bytes).toString('base64url')).toBe(token.split('.')[1]);
   });
 
   it('rejects a tampered payload', async () => {

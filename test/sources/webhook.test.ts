@@ -1,13 +1,14 @@
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { createHttpServer, listen, Router } from '../../src/service/http.js';
+import { eventsRoutes } from '../../src/service/events.js';
+import { methodNotAllowed } from '../../src/service/server.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { WebhookSource } from '../../src/sources/webhook.js';
 import { webhookAuthenticator, type WebhookAuthSettings } from '../../src/sources/webhook-auth.js';
 import type { StateStore } from '../../src/state/store.js';
 import { fixture, fixtureText, variant } from '../support/events.js';
 import { jwksServer, signEvent, signingKey } from '../support/jwks.js';
+import { serveApp } from '../support/http.js';
 import { openTestStore, sqlite, type TestStore } from '../support/stores.js';
 
 const log = createLogger('silent');
@@ -15,12 +16,11 @@ const ISSUER = 'https://canvas.example.edu';
 
 async function serve(store: StateStore, settings: WebhookAuthSettings, bodyLimit?: number) {
   const source = new WebhookSource({ store, auth: webhookAuthenticator(settings, { cooldownMs: 0 }), log, bodyLimit });
-  const server: Server = createHttpServer(new Router().on('POST', '/events', source.handle), log);
-  const port = await listen(server, 0, '127.0.0.1');
+  const served = await serveApp(eventsRoutes(source, log), async (app) => methodNotAllowed(app, { '/events': ['POST'] }, log));
   return {
-    url: `http://127.0.0.1:${port}/events`,
+    url: `${served.base}/events`,
     close: async () => {
-      await new Promise((r) => server.close(r));
+      await served.close();
       await source.close();
     },
   };
