@@ -6,7 +6,10 @@ import { pino, type Logger } from 'pino';
  * request headers that carry credentials (Authorization, Cookie, X-Gradestream-Secret). A request is
  * logged as its method and path: never its query string, which may carry the webhook secret.
  */
-export function createLogger(level = process.env['LOG_LEVEL'] ?? 'info'): Logger {
+export function createLogger(
+  level = process.env['LOG_LEVEL'] ?? 'info',
+  destination: pino.DestinationStream = pino.destination({ fd: 2, sync: true }),
+): Logger {
   return pino(
     {
       level,
@@ -32,7 +35,7 @@ export function createLogger(level = process.env['LOG_LEVEL'] ?? 'info'): Logger
       },
       serializers: { req: requestForLog },
     },
-    pino.destination({ fd: 2, sync: true }),
+    destination,
   );
 }
 

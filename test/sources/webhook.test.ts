@@ -1,3 +1,4 @@
+import { CompactSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { eventsRoutes } from '../../src/service/events.js';
@@ -116,6 +117,79 @@ describe('POST /events with signed payloads', () => {
       await jwks.close();
       await t.cleanup();
     }
+  });
+});
+
+describe('POST /events: whatever an authentic delivery holds, a final answer', () => {
+  let t: TestStore;
+  let key: Awaited<ReturnType<typeof signingKey>>;
+  let jwks: Awaited<ReturnType<typeof jwksServer>>;
+  let jwt: Awaited<ReturnType<typeof serve>>;
+  let secret: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    t = await openTestStore(sqlite);
+    key = await signingKey('k1');
+    jwks = await jwksServer([key]);
+    jwt = await serve(t.store, { mode: 'jwt', jwksUrl: jwks.url, issuer: ISSUER });
+    secret = await serve(t.store, { mode: 'secret', secret: 's3cret' });
+  });
+  afterAll(async () => {
+    await jwt.close();
+    await secret.close();
+    await jwks.close();
+    await t.cleanup();
+  });
+  /** A JWS over exactly these payload bytes (SignJWT would stringify claims, which these cannot be). */
+  const signBytes = (payload: Uint8Array) => new CompactSign(payload).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(key.privateKey);
+  const lastQuarantined = async () => (await t.store.listQuarantine({ limit: 10_000 })).at(-1)!;
+
+  it('quarantines claims nested deeper than a stringify can go (was a RangeError answered 503, so retried forever)', async () => {
+    const depth = 50_000;
+    const claims = `{"iss":"${ISSUER}","metadata":{"event_name":"grade_change"},"body":{"score":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const r = await post(jwt.url, await signBytes(Buffer.from(claims)), { 'content-type': 'application/jwt' });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ outcome: 'quarantined' });
+    const q = await lastQuarantined();
+    expect(q.source).toBe('webhook');
+    expect(q.raw).toBe(claims); // the signed payload, kept as it came
+  });
+
+  it('refuses a signed payload that is not UTF-8 for good (401: jose reads claims strictly), never a retry', async () => {
+    const payload = Buffer.concat([Buffer.from(`{"iss":"${ISSUER}","metadata":{"event_name":"grade_change"},"body":{"grade":"`), Buffer.from([0xc0, 0xaf]), Buffer.from('"}}')]);
+    const before = await t.store.dump();
+    const r = await post(jwt.url, await signBytes(payload));
+    expect(r.status).toBe(401);
+    expect(await t.store.dump()).toBe(before);
+  });
+
+  it('hands the body to intake as bytes: one that is not UTF-8 is quarantined with its bytes exactly', async () => {
+    const body = Buffer.concat([Buffer.from(fixtureText('grade_change').slice(0, 40)), Buffer.from([0xe0, 0xa4]), Buffer.from('"}')]);
+    const r = await fetch(secret.url, { method: 'POST', body, headers: { 'x-gradestream-secret': 's3cret' } });
+    expect(await r.json()).toEqual({ outcome: 'quarantined' });
+    const q = await lastQuarantined();
+    expect(q.reason).toBe('invalid_utf8');
+    expect(q.raw_base64).toBe(body.toString('base64'));
+  });
+
+  it('quarantines a body nested deeper than any recursion, and empty and prototype-keyed bodies', async () => {
+    for (const body of ['['.repeat(100_000) + ']'.repeat(100_000), '', '{"__proto__":{"metadata":{}},"constructor":{"prototype":{}}}', '\uFEFF{}', '\u0000']) {
+      const r = await post(secret.url, body, { 'x-gradestream-secret': 's3cret' });
+      expect(r.status, body.slice(0, 20)).toBe(200);
+      expect(await r.json()).toEqual({ outcome: 'quarantined' });
+    }
+  });
+
+  it('refuses a wrong secret before reading the body: the 401 comes while the body is still unsent, and the connection closes', async () => {
+    const { slowSender } = await import('../support/raw-http.js');
+    const port = Number(new URL(secret.url).port);
+    const body = Buffer.alloc(200_000, 'x');
+    const held = slowSender(port, `POST /events HTTP/1.1\r\nHost: x\r\nX-Gradestream-Secret: guess\r\nContent-Length: ${body.length}\r\n\r\n`, body);
+    expect(await held.answered).toMatchObject({ status: 401 });
+    await new Promise((resolve) => (held.socket.destroyed ? resolve(undefined) : held.socket.once('close', resolve)));
+    // The right secret with a body over the limit declared: 413 before reading it.
+    const big = slowSender(port, `POST /events HTTP/1.1\r\nHost: x\r\nX-Gradestream-Secret: s3cret\r\nContent-Length: 1048576\r\n\r\n`, Buffer.alloc(10));
+    expect(await big.answered).toMatchObject({ status: 413 });
+    big.socket.destroy();
   });
 });
 
