@@ -124,10 +124,11 @@ export function webhookAuthenticator(
             // Our side cannot verify (JWKS down, bad JWKS): not the sender's fault, so let it retry.
             return { ok: false, why: describeJoseError(inner), retryable: true };
           }
-          // The message is the signed payload's bytes as they are: jose decoded them with replacement
-          // characters, and rebuilding {metadata, body} would mean a recursive stringify of the
-          // sender's value. Intake reads metadata and body from it (the registered claims beside
-          // them are ignored) and quarantines bytes that are not UTF-8, keeping them.
+          // The message is the signed payload's bytes as they are: rebuilding {metadata, body} from
+          // the claims would mean a recursive stringify of the sender's value (a RangeError deep
+          // enough). Intake reads metadata and body from it (the registered claims beside them are
+          // ignored). Bytes that are not UTF-8 do not get here (jose 6 reads claims strictly: 401);
+          // should they, intake quarantines them as invalid_utf8, keeping them.
           return messageOf(Buffer.from(token.split('.')[1]!, 'base64url'));
         },
       };
