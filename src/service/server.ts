@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { HttpError } from './http-error.js';
 import {
@@ -95,6 +96,8 @@ export const pathOf = (url: string | undefined): string => (url ?? '').split('?'
 /** Fastify's own errors (body, content type, JSON) as the answer a client gets: status and message. */
 function describe(err: unknown, request: FastifyRequest): { status: number; message: string; headers: Record<string, string> } {
   if (err instanceof HttpError) return { status: err.status, message: err.message, headers: err.headers };
+  // The store unavailable for a moment (a session looked up, a run listed): come back.
+  if (isRetryable(err)) return { status: 503, message: 'state store unavailable', headers: { 'retry-after': '5' } };
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown } | null;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status < 400 || status >= 500) return { status: 500, message: 'internal error', headers: {} };
@@ -117,7 +120,9 @@ function describe(err: unknown, request: FastifyRequest): { status: number; mess
 /** The one place an error becomes an answer: `{"error": message}`, and the connection closed if its body was not read. */
 export function answerError(err: unknown, request: FastifyRequest, reply: FastifyReply, log: Logger): FastifyReply {
   const { status, message, headers } = describe(err, request);
-  if (status >= 500 && !(err instanceof HttpError)) {
+  if (status === 503 && !(err instanceof HttpError)) {
+    log.warn({ err, method: request.method, path: pathOf(request.raw.url) }, 'request failed: state store unavailable');
+  } else if (status >= 500 && !(err instanceof HttpError)) {
     log.error({ err, method: request.method, path: pathOf(request.raw.url) }, 'request failed');
   } else {
     log.debug({ status, method: request.method, path: pathOf(request.raw.url) }, message);
