@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -10,13 +11,12 @@ import { openStore, type StateStore } from '../state/store.js';
 import { syncMetrics } from '../sync/metrics.js';
 import { Scheduler } from '../sync/scheduler.js';
 import { loadSchedules, type Schedule } from '../sync/schedules.js';
-import cookie from '@fastify/cookie';
-import { API_ROUTES, apiRoutes } from './api.js';
+import { API_ROUTES, apiRoutes, type AdminBackend } from './api.js';
 import { adminBackend } from './backend.js';
 import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { pageRoutes } from './page.js';
-import { createHttpServer, listen, methodNotAllowed } from './server.js';
+import { createHttpServer, listen, methodNotAllowed, type App } from './server.js';
 import { Sessions } from './sessions.js';
 import { signInRoutes } from './signin.js';
 import { Tokens } from './tokens.js';
@@ -82,24 +82,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log });
   let ready = false;
 
-  const sessions = await Sessions.open(store, { secret: config.sessionSecret });
-  const backend = adminBackend(scheduler, store);
-  const auth = { tokens, sessions, publicUrl: config.publicUrl };
-
-  const app = createHttpServer({ log, trustedProxies: config.trustedProxies });
-  await app.register(cookie);
-  await app.register(healthRoutes({ store, registry, log, ready: () => ready }));
-  await app.register(eventsRoutes(webhook, log));
-  await app.register(apiRoutes({ ...auth, backend }));
-  await app.register(pageRoutes({ ...auth, backend }));
-  await app.register(signInRoutes({ ...auth, log }));
-  methodNotAllowed(
-    app,
-    { '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'], '/events': ['POST'], '/': ['GET'], '/login': ['POST'], '/logout': ['POST'], ...API_ROUTES },
-    log,
-  );
+  const app = await httpApp(config, log, { store, registry, webhook, tokens, backend: adminBackend(scheduler, store), ready: () => ready }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const server = app.server;
-  const port = await listen(app, config.httpPort);
+  const port = await listen(app, config.httpPort).catch(async (err: unknown) => {
+    await app.close();
+    await store.close();
+    throw err;
+  });
   log.info({ port, state: store.url, schedules: schedules.length, webhook: authSettings.mode }, 'listening');
 
   const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake });
@@ -138,6 +130,30 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log.info('stopped');
     },
   };
+}
+
+/** The HTTP API, admin page, webhook and health routes on one Fastify instance (src/service/server.ts), not yet listening. */
+async function httpApp(
+  config: Config,
+  log: Logger,
+  deps: { store: StateStore; registry: Registry; webhook: WebhookSource; tokens: Tokens; backend: AdminBackend; ready: () => boolean },
+): Promise<App> {
+  const { store, registry, webhook, tokens, backend, ready } = deps;
+  const sessions = await Sessions.open(store, { secret: config.sessionSecret });
+  const auth = { tokens, sessions, publicUrl: config.publicUrl };
+  const app = createHttpServer({ log, trustedProxies: config.trustedProxies });
+  await app.register(cookie);
+  await app.register(healthRoutes({ store, registry, log, ready }));
+  await app.register(eventsRoutes(webhook, log));
+  await app.register(apiRoutes({ ...auth, backend }));
+  await app.register(pageRoutes({ ...auth, backend }));
+  await app.register(signInRoutes({ ...auth, log }));
+  methodNotAllowed(
+    app,
+    { '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'], '/events': ['POST'], '/': ['GET'], '/login': ['POST'], '/logout': ['POST'], ...API_ROUTES },
+    log,
+  );
+  return app;
 }
 
 /**
