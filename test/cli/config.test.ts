@@ -60,6 +60,23 @@ describe('loadConfig', () => {
     expect(sasl).toHaveLength(2);
     expect(sasl.join('\n')).not.toContain('hunter2');
   });
+
+  it('reads the HTTP boundary settings: session secret (never echoed), public URL, trusted proxies', () => {
+    const config = loadConfig({
+      GRADESTREAM_SESSION_SECRET: 'k'.repeat(32),
+      GRADESTREAM_PUBLIC_URL: 'https://grades.example.edu',
+      GRADESTREAM_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8',
+    });
+    expect(config).toMatchObject({ sessionSecret: 'k'.repeat(32), publicUrl: 'https://grades.example.edu', trustedProxies: ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'] });
+    const bad = problems({ GRADESTREAM_SESSION_SECRET: 'short-secret', GRADESTREAM_PUBLIC_URL: 'ftp://x', GRADESTREAM_TRUSTED_PROXIES: '10.0.0.0/33,nope' });
+    expect(bad).toEqual([
+      'GRADESTREAM_SESSION_SECRET: at least 32 characters',
+      expect.stringMatching(/^GRADESTREAM_PUBLIC_URL \("ftp:\/\/x"\): expected an http/),
+      expect.stringMatching(/^GRADESTREAM_TRUSTED_PROXIES .*"10\.0\.0\.0\/33" is not an IP address or CIDR block/),
+      expect.stringMatching(/^GRADESTREAM_TRUSTED_PROXIES .*"nope" is not/),
+    ]);
+    expect(bad.join('\n')).not.toContain('short-secret');
+  });
 });
 
 describe('the shared options (SPEC §7.1: --state, --schedules, --sink)', () => {
