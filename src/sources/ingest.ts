@@ -73,8 +73,9 @@ function eventNameOf(text: string): string {
 }
 
 /**
- * Not itself async: what it was given is not kept while the store works unless metrics need it
- * afterwards (what lives across the wait outlives the young generation, and costs collections).
+ * Intake on every message that has no verdict yet, then one store transaction for the batch. The
+ * batch's records and messages are kept while the store works: should it fail on one of them, the
+ * batch is applied again in parts (see `isolating`).
  */
 export function ingest(store: StateStore, messages: readonly Message[], options: IngestOptions = {}): Promise<IngestResult> {
   try {
