@@ -111,6 +111,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     throw err;
   }
   ready = true;
+  // A token removed from the file (a Secret updated in place) stops working without a restart.
+  const unwatch = config.adminTokensFile === undefined ? () => undefined : tokens.watch(config.adminTokensFile, log);
 
   return {
     port,
@@ -118,6 +120,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     store,
     async stop() {
       ready = false;
+      unwatch();
       // No new connections; requests on open ones are answered 503 (Fastify's closing state).
       const closed = app.close();
       server.closeIdleConnections();

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
 
 /**
  * API tokens (SPEC §7.3): a YAML or JSON list of `{name, role, token}`, usually mounted from a Secret.
@@ -35,7 +36,39 @@ export interface Identified extends Principal {
 }
 
 export class Tokens {
-  private constructor(private readonly known: readonly Known[]) {}
+  private constructor(private known: readonly Known[]) {}
+
+  /**
+   * Reads the file again whenever it changes (a Secret updated in place, as Kubernetes does), checked
+   * every `everyMs`: a token removed stops working, and the sessions signed in with it end, without a
+   * restart. A file that no longer reads or parses is logged, and the tokens in force are kept.
+   * Returns the function that stops watching.
+   */
+  watch(path: string, log: Logger, everyMs = 10_000): () => void {
+    let seen: string | undefined;
+    let checking = false;
+    const check = async () => {
+      if (checking) return;
+      checking = true;
+      try {
+        const s = await stat(path);
+        const version = `${s.ino}:${s.size}:${s.mtimeMs}`;
+        if (seen !== undefined && version !== seen) {
+          this.known = Tokens.parse(await readFile(path, 'utf8'), path).known;
+          log.info({ tokens: this.known.length }, 'admin tokens file changed: read again');
+        }
+        seen = version;
+      } catch (err) {
+        log.error({ err: err instanceof ConfigError ? err.problems.join('; ') : String(err) }, 'admin tokens file cannot be read again: the tokens in force are kept');
+      } finally {
+        checking = false;
+      }
+    };
+    void check();
+    const timer = setInterval(() => void check(), everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
 
   static parse(text: string, source = 'tokens file'): Tokens {
     let value: unknown;

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
 import { Tokens } from '../../src/service/tokens.js';
 
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -47,5 +51,40 @@ describe('Tokens', () => {
     // Sessions are not signed with anything the tokens file holds (the key that was derived from its
     // digests made cookies forgeable by anyone who could read the file): Tokens has no session API.
     expect('session' in tokens || 'verifySession' in tokens).toBe(false);
+  });
+});
+
+describe('Tokens.watch', () => {
+  it('reads the file again when it changes: a removed token stops working; a broken file keeps the tokens in force', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradestream-tokens-'));
+    const path = join(dir, 'tokens.yaml');
+    // Replaced as Kubernetes updates a mounted Secret: a new file renamed over the old.
+    const replace = (text: string) => {
+      writeFileSync(join(dir, 'next'), text);
+      renameSync(join(dir, 'next'), path);
+    };
+    replace('- {name: ada, role: admin, token: "open-sesame"}\n- {name: vic, role: viewer, token: "just-looking"}\n');
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const tokens = await Tokens.load(path);
+    const stop = tokens.watch(path, log, 20);
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(what()).toBe(true);
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(tokens.verify('open-sesame')?.name).toBe('ada');
+      replace('- {name: vic, role: viewer, token: "just-looking"}\n');
+      await until(() => tokens.verify('open-sesame') === undefined);
+      expect(tokens.verify('just-looking')?.name).toBe('vic');
+      expect(lines.some((l) => l.includes('admin tokens file changed'))).toBe(true);
+      replace('- {name: vic, role: nobody}\n');
+      await until(() => lines.some((l) => l.includes('cannot be read again')));
+      expect(tokens.verify('just-looking')?.name).toBe('vic');
+      expect(lines.join('')).not.toContain('just-looking');
+    } finally {
+      stop();
+    }
   });
 });
