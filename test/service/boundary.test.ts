@@ -43,6 +43,16 @@ async function start(env: Record<string, string>, dir = mkdtempSync(join(tmpdir(
   return { service, base: `http://127.0.0.1:${service.port}`, port: service.port, dir, logs, stop: () => service.stop() };
 }
 
+/** Starts a service before the describe's tests (handing it to `use`); stops it and removes its files after them. */
+function during(env: () => Record<string, string>, use: (s: Running) => void): void {
+  let s: Running | undefined;
+  beforeAll(async () => use((s = await start(env()))));
+  afterAll(async () => {
+    await s?.stop();
+    if (s !== undefined) rmSync(s.dir, { recursive: true, force: true });
+  });
+}
+
 const HOSTILE_LINES = ['GET /api/runs/%E0%A4%A HTTP/1.1', 'POST /api/schedules/%c0%af/run HTTP/1.1', 'GET http://[/ HTTP/1.1', 'GET //[::1 HTTP/1.1'];
 
 describe.each([
@@ -50,14 +60,8 @@ describe.each([
   ['none', { GRADESTREAM_WEBHOOK_AUTH: 'none' }],
   ['jwt', { GRADESTREAM_WEBHOOK_AUTH: 'jwt', GRADESTREAM_WEBHOOK_JWKS_URL: 'http://127.0.0.1:9/jwks.json', GRADESTREAM_WEBHOOK_ISSUER: ISSUER }],
 ])('1. one unauthenticated request stopped the service (webhook mode %s)', (_mode, env) => {
-  let s: Running;
-  beforeAll(async () => {
-    s = await start(env);
-  });
-  afterAll(async () => {
-    await s.stop();
-    rmSync(s.dir, { recursive: true, force: true });
-  });
+  let s!: Running;
+  during(() => env, (r) => (s = r));
 
   it.each(HOSTILE_LINES)('answers %s with a 4xx and goes on', async (line) => {
     const answer = await exchange(s.port, [`${line}\r\nHost: x\r\nContent-Length: 0\r\n\r\n`]);
@@ -99,14 +103,8 @@ describe('2. a deeply nested claim made jwt mode answer 503 forever', () => {
 });
 
 describe('3-6. sessions, slow senders, CSRF, query checks (secret mode)', () => {
-  let s: Running;
-  beforeAll(async () => {
-    s = await start({ GRADESTREAM_WEBHOOK_SECRET: 's3cret' });
-  });
-  afterAll(async () => {
-    await s.stop();
-    rmSync(s.dir, { recursive: true, force: true });
-  });
+  let s!: Running;
+  during(() => ({ GRADESTREAM_WEBHOOK_SECRET: 's3cret' }), (r) => (s = r));
   const form = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/x-www-form-urlencoded', origin: s.base, ...extra });
   const signIn = async (token: string, headers: Record<string, string> = {}) => {
     const r = await fetch(`${s.base}/login`, { method: 'POST', body: `token=${token}`, headers: form(headers), redirect: 'manual' });
@@ -195,14 +193,8 @@ describe('3-6. sessions, slow senders, CSRF, query checks (secret mode)', () => 
 });
 
 describe('3. failed sign-ins', () => {
-  let s: Running;
-  beforeAll(async () => {
-    s = await start({ GRADESTREAM_WEBHOOK_SECRET: 's3cret' });
-  });
-  afterAll(async () => {
-    await s.stop();
-    rmSync(s.dir, { recursive: true, force: true });
-  });
+  let s!: Running;
+  during(() => ({ GRADESTREAM_WEBHOOK_SECRET: 's3cret' }), (r) => (s = r));
   const signIn = async (token: string) =>
     (await fetch(`${s.base}/login`, { method: 'POST', body: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded', origin: s.base }, redirect: 'manual' })).status;
 

@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CONNECTIONS } from '../../src/service/limits.js';
-import { CREDENTIALS, hostileRequest, random, type HostileRequest } from '../support/hostile-http.js';
+import { CREDENTIALS, hostileRequest, type HostileRequest } from '../support/hostile-http.js';
+import { random } from '../support/hostile.js';
 import { exchange, slowSender, type RawAnswer } from '../support/raw-http.js';
 import { startRunProcess, type RunningService } from '../support/service.js';
 

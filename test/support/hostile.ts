@@ -1,3 +1,4 @@
+import { prng as random } from '../../bench/generate.js';
 import { fixture, type Envelope, type FixtureName } from './events.js';
 
 /**
@@ -14,17 +15,8 @@ export interface Hostile {
   innocent: boolean;
 }
 
-/** mulberry32: small, fast, good enough to pick mutations. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benchmarks' seeded PRNG (mulberry32), good enough to pick mutations. */
+export { prng as random } from '../../bench/generate.js';
 
 const NAMES: FixtureName[] = ['grade_change', 'course_grade_change', 'grade_override'];
 const FIELDS = ['score', 'grade', 'muted', 'student_id', 'assignment_id', 'course_id', 'user_id', 'current_score', 'final_score', 'override_score', 'student_sis_id', 'updated_at', 'points_possible', 'workflow_state', 'grading_period_id'];
