@@ -55,6 +55,16 @@ export function readSisId(value: unknown, path: string): string | null {
   throw new IntakeProblem('invalid_field', `${path}: ${show(value)} is not an SIS id`);
 }
 
+/**
+ * A display name (an assignment's): a non-empty string of Unicode text without U+0000, at most 255
+ * characters (Canvas's limit), else absent. Lenient on purpose: a name is not a grade, and a broken one
+ * must not quarantine the grade beside it.
+ */
+export function readName(value: unknown): string | null {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 255) return null;
+  return value.includes('\u0000') || !value.isWellFormed() ? null : value;
+}
+
 export function required<T>(value: T | null, path: string): T {
   if (value === null) throw new IntakeProblem('invalid_field', `${path}: required but absent or null`);
   return value;

@@ -1,5 +1,5 @@
 import { classify } from './classify.js';
-import { readBoolean, readGrade, readScore, readSisId, readString, required } from './fields.js';
+import { readBoolean, readGrade, readName, readScore, readSisId, readString, required } from './fields.js';
 import { canonicalId, readId, shardOf, type RawDigitsLookup } from './ids.js';
 import type {
   CourseGradeChangeRecord,
@@ -89,6 +89,7 @@ function gradeChange(ctx: Context, body: Json): GradeChangeRecord {
     // Fail safe: only an explicit false, written once, means posted.
     muted: readBoolean(body['muted'], 'body.muted') !== false || (ctx.text !== undefined && keyCount(ctx.text, 'muted') !== 1),
     grader_id: id(ctx, body, 'grader_id'),
+    assignment_name: readName(body['assignment_name']),
   };
 }
 

@@ -41,6 +41,11 @@ export const GradeChangeRecord = z.object({
   /** true = unposted. Canvas's absent or null muted is stored as true: an unposted grade never leaks. */
   muted: z.boolean(),
   grader_id: id.nullable(),
+  /**
+   * The assignment's name (Canvas's producer sends `assignment_name`). Not part of the grade: left out
+   * of the fingerprint, kept in the assignment_names mapping (the OneRoster lineItems title).
+   */
+  assignment_name: z.string().min(1).nullable(),
 });
 
 export const CourseGradeChangeRecord = z.object({

@@ -13,9 +13,14 @@ import {
  * several events), so the fingerprint breaks ties the same way in every process and every backend.
  */
 
-/** The fields of each kind, sorted: a record is fingerprinted on exactly its schema's fields. */
+/**
+ * The fields of each kind, sorted: a record is fingerprinted on exactly its schema's fields, but for
+ * `assignment_name` — a name, not a grade, added after fingerprints were first stored: leaving it out
+ * keeps every stored fingerprint what it was (the name has a version of its own: see fold.ts).
+ */
+const UNVERSIONED: ReadonlySet<string> = new Set(['assignment_name']);
 const FIELDS: Record<EventKind, readonly string[]> = {
-  grade_change: Object.keys(GradeChangeRecord.shape).sort(),
+  grade_change: Object.keys(GradeChangeRecord.shape).filter((f) => !UNVERSIONED.has(f)).sort(),
   course_grade_change: Object.keys(CourseGradeChangeRecord.shape).sort(),
   grade_override: Object.keys(GradeOverrideRecord.shape).sort(),
 };

@@ -1,6 +1,9 @@
 import type { NormalisedEvent } from '../intake/records.js';
 import { compareVersions, fingerprint, type Version } from './fingerprint.js';
+import { hash } from 'node:crypto';
+import type { TaughtMapping } from './store.js';
 import {
+  ASSIGNMENT_NAMES,
   ASSIGNMENT_SCORES,
   COURSE_OVERRIDES,
   COURSE_ROOT_ACCOUNTS,
@@ -79,6 +82,8 @@ function mainValues(r: NormalisedEvent): Value[] {
 interface Mapping {
   table: Table;
   of(r: NormalisedEvent): [key: string, value: string] | null;
+  /** Versioned by its own value (see `mappingVersion`) rather than by the event's fingerprint. */
+  ownVersion?: boolean;
 }
 
 /** The mappings an event teaches (SPEC §1.3), each versioned by the event itself. */
@@ -87,28 +92,56 @@ const MAPPINGS: readonly Mapping[] = [
   { table: STUDENT_SIS_IDS, of: (r) => (r.kind === 'grade_change' && r.student_sis_id !== null ? [r.student_id, r.student_sis_id] : null) },
   { table: COURSE_SIS_IDS, of: (r) => (r.course_id !== null && r.course_sis_id !== null ? [r.course_id, r.course_sis_id] : null) },
   { table: COURSE_ROOT_ACCOUNTS, of: (r) => (r.course_id !== null && r.root_account_id !== null ? [r.course_id, r.root_account_id] : null) },
+  // The name is not in the event's fingerprint (fingerprint.ts): two events of one instant and
+  // fingerprint may carry different names, so the name's version is its own.
+  {
+    table: ASSIGNMENT_NAMES,
+    of: (r) => (r.kind === 'grade_change' && r.assignment_name !== null ? [r.assignment_id, r.assignment_name] : null),
+    ownVersion: true,
+  },
 ];
 
-/** The greatest version offered so far for a key, the record that carries it, and how many offers there were. */
+/** The mapping tables a value may be taught to directly (TaughtMapping), by name. */
+export const TAUGHT_TABLES: Readonly<Record<TaughtMapping['table'], Table>> = {
+  student_sis_ids: STUDENT_SIS_IDS,
+  course_sis_ids: COURSE_SIS_IDS,
+  course_root_accounts: COURSE_ROOT_ACCOUNTS,
+  assignment_names: ASSIGNMENT_NAMES,
+};
+
+/**
+ * The version of a mapping value taught at `instant` apart from an event's fingerprint: the same
+ * (table, key, value) at the same instant is the same version wherever it comes from, and two values at
+ * one instant are ordered by their digests, so the mapping depends only on the set of what was taught.
+ */
+export function mappingVersion(table: Table, key: string, value: string, instant: number): Version {
+  return { instant, fp: hash('sha256', `${table.name}\u0000${key}\u0000${value}`, 'hex') };
+}
+
+/** The greatest version offered so far for a key, what carries it (a record, or a mapping's value), and how many offers there were. */
 interface Held {
   version: Version;
-  record: NormalisedEvent;
+  /** The record of a record table's row. */
+  record?: NormalisedEvent;
+  /** The value of a mapping table's row. */
+  value?: string;
   offers: number;
 }
 
-export function plan(records: readonly NormalisedEvent[]): Plan {
+export function plan(records: readonly NormalisedEvent[], taught: readonly TaughtMapping[] = []): Plan {
   // Rows are built for the winners only: most offers lose within the batch (a course's mappings are
   // taught again by every event about the course).
   const winners = new Map<Table, Map<string, Held>>(TABLES.map((t) => [t, new Map()]));
-  const offer = (table: Table, key: string, version: Version, record: NormalisedEvent): void => {
+  const offer = (table: Table, key: string, version: Version, record?: NormalisedEvent, value?: string): void => {
     const rows = winners.get(table)!;
     const held = rows.get(key);
-    if (held === undefined) rows.set(key, { version, record, offers: 1 });
+    if (held === undefined) rows.set(key, { version, record, value, offers: 1 });
     else {
       held.offers += 1;
       if (compareVersions(version, held.version) > 0) {
         held.version = version;
         held.record = record;
+        held.value = value;
       }
     }
   };
@@ -121,21 +154,24 @@ export function plan(records: readonly NormalisedEvent[]): Plan {
     planned.push({ table, key, version });
     for (const m of MAPPINGS) {
       const taught = m.of(record);
-      if (taught !== null) offer(m.table, taught[0], version, record); // a one-column key is its own key string
+      if (taught === null) continue;
+      // A one-column key is its own key string.
+      offer(m.table, taught[0], m.ownVersion ? mappingVersion(m.table, taught[0], taught[1], record.instant) : version, undefined, taught[1]);
     }
+  }
+  for (const t of taught) {
+    const table = TAUGHT_TABLES[t.table];
+    offer(table, t.key, mappingVersion(table, t.key, t.value, t.instant), undefined, t.value);
   }
   const writes: TableWrite[] = [];
   for (const table of TABLES) {
     const held = winners.get(table)!;
     if (held.size === 0) continue;
-    const mapping = MAPPINGS.find((m) => m.table === table);
-    const rows = [...held.values()].map(({ version, record, offers }): WriteRow => {
-      if (mapping === undefined) {
-        return { key: mainKey(record), values: mainValues(record), instant: version.instant, fp: version.fp, contested: offers > 1 };
-      }
-      const [key, value] = mapping.of(record)!;
-      return { key: [key], values: [value], instant: version.instant, fp: version.fp };
-    });
+    const rows = [...held.entries()].map(([key, { version, record, value, offers }]): WriteRow =>
+      record !== undefined
+        ? { key: mainKey(record), values: mainValues(record), instant: version.instant, fp: version.fp, contested: offers > 1 }
+        : { key: [key], values: [value!], instant: version.instant, fp: version.fp },
+    );
     writes.push({ table, rows });
   }
   return { writes, records: planned };

@@ -371,4 +371,19 @@ CREATE TABLE admin_sessions (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'assignment names',
+    // As SQLite's migration 7.
+    sql: `
+CREATE TABLE assignment_names (
+  assignment_id BIGINT PRIMARY KEY,
+  name TEXT NOT NULL,
+  instant BIGINT NOT NULL,
+  fp TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL
+);
+CREATE INDEX assignment_names_seq ON assignment_names (seq);
+`,
+  },
 ];

@@ -128,9 +128,9 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
   private applying: Promise<unknown> = Promise.resolve();
 
   async apply(batch: Batch): Promise<Outcome[]> {
-    const p = plan(batch.records);
+    const p = plan(batch.records, batch.mappings);
     const redriven = batch.redriven ?? [];
-    if (p.records.length === 0 && batch.quarantine.length === 0 && redriven.length === 0) return [];
+    if (p.writes.length === 0 && batch.quarantine.length === 0 && redriven.length === 0) return [];
     // Planned at once, written after the applies already called: a caller may overlap its next batch
     // with this one's transaction, and the outcomes are still those of folding in call order (two
     // transactions of one process on the same keys would otherwise compare against the same prior).

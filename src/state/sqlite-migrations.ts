@@ -488,4 +488,20 @@ CREATE TABLE admin_sessions (
 ) STRICT;
 `,
   },
+  {
+    version: 7,
+    name: 'assignment names',
+    // A mapping like the SIS ids: the name Canvas gives an assignment (grade_change's assignment_name, or a
+    // read of the REST API), latest wins; the OneRoster lineItems title.
+    sql: `
+CREATE TABLE assignment_names (
+  assignment_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  instant INTEGER NOT NULL,
+  fp BLOB NOT NULL,
+  seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX assignment_names_seq ON assignment_names (seq);
+`,
+  },
 ];

@@ -48,7 +48,7 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     // async: only the records' keys and versions are kept while the writer works, not the batch or the
     // rows it was sent (what lives across the wait outlives the young generation, and costs collections).
     try {
-      const p = plan(batch.records);
+      const p = plan(batch.records, batch.mappings);
       const planned = p.records;
       return this.writer.write(writeRequest(p, batch)).then((reference) => outcomes(planned, reference));
     } catch (err) {

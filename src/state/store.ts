@@ -39,8 +39,21 @@ export interface StoredQuarantineEntry extends Omit<QuarantineEntry, 'received_a
   received_at: string;
 }
 
+/**
+ * A mapping value taught directly rather than by an event (a Canvas provisioning report, a read of
+ * Canvas's REST API), folded by the same rule at `instant` (epoch ms): later wins. Ids canonical.
+ */
+export interface TaughtMapping {
+  table: 'student_sis_ids' | 'course_sis_ids' | 'course_root_accounts' | 'assignment_names';
+  key: string;
+  value: string;
+  instant: number;
+}
+
 export interface Batch {
   records: readonly NormalisedEvent[];
+  /** Mapping values taught directly, folded in the same transaction. */
+  mappings?: readonly TaughtMapping[];
   quarantine: readonly QuarantineEntry[];
   /** Quarantine ids re-driven by this batch (their records are among `records`): removed in the same transaction. */
   redriven?: readonly string[];

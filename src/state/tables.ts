@@ -27,7 +27,8 @@ export type StateKind =
   | 'course_override'
   | 'student_sis_id'
   | 'course_sis_id'
-  | 'course_root_account';
+  | 'course_root_account'
+  | 'assignment_name';
 
 export interface Table {
   name: string;
@@ -115,9 +116,18 @@ export const COURSE_ROOT_ACCOUNTS: Table = {
   seqOnValueChangeOnly: true,
 };
 
+/** An assignment's name (Canvas's `assignment_name`): the OneRoster lineItems title. */
+export const ASSIGNMENT_NAMES: Table = {
+  name: 'assignment_names',
+  kind: 'assignment_name',
+  key: [id('assignment_id')],
+  values: [text('name')],
+  seqOnValueChangeOnly: true,
+};
+
 /** Record tables (an event's outcome is that of its row here), then mappings. Fixed order: dump, locks. */
 export const RECORD_TABLES = [ASSIGNMENT_SCORES, COURSE_SCORES, COURSE_OVERRIDES] as const;
-export const MAPPING_TABLES = [STUDENT_SIS_IDS, COURSE_SIS_IDS, COURSE_ROOT_ACCOUNTS] as const;
+export const MAPPING_TABLES = [STUDENT_SIS_IDS, COURSE_SIS_IDS, COURSE_ROOT_ACCOUNTS, ASSIGNMENT_NAMES] as const;
 export const TABLES: readonly Table[] = [...RECORD_TABLES, ...MAPPING_TABLES];
 
 /** A row to write: key and values in the table's column order, and its version. */

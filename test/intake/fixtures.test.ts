@@ -26,6 +26,7 @@ describe('Canvas documentation examples', () => {
         grading_complete: true,
         muted: false,
         grader_id: '21070000000000987',
+        assignment_name: null,
       },
     });
   });

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NormalisedEvent } from '../../src/intake/records.js';
 import { fingerprint } from '../../src/state/fingerprint.js';
-import type { QuarantineEntry } from '../../src/state/store.js';
-import { STUDENT_SIS_IDS } from '../../src/state/tables.js';
+import type { QuarantineEntry, TaughtMapping } from '../../src/state/store.js';
+import { ASSIGNMENT_NAMES, STUDENT_SIS_IDS } from '../../src/state/tables.js';
 import type { RowReader } from '../../src/state/view.js';
 import { IDS, courseGradeChange, gradeChange, gradeOverride, record } from '../support/grades.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
@@ -160,6 +160,35 @@ describe.each(backends)('state store contract ($name)', (backend) => {
     ]);
   });
 
+  it('learns mappings taught directly (a provisioning report, a Canvas read) by the same rule, and assignment names from events', async () => {
+    const reader = t.store as unknown as RowReader;
+    const at = (iso: string) => Date.parse(iso);
+    const teach = (mappings: TaughtMapping[]) => t.store.apply({ records: [], quarantine: [], mappings });
+    expect(await teach([
+      { table: 'student_sis_ids', key: IDS.gcStudent, value: 'S-1', instant: at('2020-01-01T00:00:00Z') },
+      { table: 'course_sis_ids', key: IDS.gcCourse, value: 'C-1', instant: at('2020-01-01T00:00:00Z') },
+    ])).toEqual([]);
+    const sis = async () => (await reader.select(STUDENT_SIS_IDS, { student_id: IDS.gcStudent }))[0]?.['student_sis_id'];
+    expect(await sis()).toBe('S-1');
+    // An event after it wins; a report older than the event does not.
+    await apply(record(gradeChange('2020-01-02T00:00:00Z', { student_sis_id: 'ABC.123', assignment_name: 'Essay 1' })));
+    await teach([{ table: 'student_sis_ids', key: IDS.gcStudent, value: 'S-old', instant: at('2020-01-01T12:00:00Z') }]);
+    expect(await sis()).toBe('ABC.123');
+    await teach([{ table: 'student_sis_ids', key: IDS.gcStudent, value: 'S-3', instant: at('2020-01-03T00:00:00Z') }]);
+    expect(await sis()).toBe('S-3');
+    const names = async () => (await reader.select(ASSIGNMENT_NAMES, {})).map((r) => [r['assignment_id'], r['name']]);
+    expect(await names()).toEqual([[IDS.gcAssignment, 'Essay 1']]);
+    // Two names at one instant, from events of one fingerprint: the same winner in either order.
+    const one = record(gradeChange('2020-01-04T00:00:00Z', { assignment_name: 'Essay A' }));
+    const two = record(gradeChange('2020-01-04T00:00:00Z', { assignment_name: 'Essay B' }));
+    await apply(two, one);
+    const winner = (await names())[0]![1];
+    expect(['Essay A', 'Essay B']).toContain(winner);
+    await apply(one);
+    expect((await names())[0]![1]).toBe(winner);
+    expect(await t.store.dump()).toContain('# assignment_names');
+  });
+
   it('keeps course overrides per grading period, with none as its own key, and a cleared one as null', async () => {
     const inPeriod = record(gradeOverride('2020-01-01T00:00:00Z', { override_score: 90 }));
     const noPeriod = record(gradeOverride('2020-01-01T00:00:00Z', { grading_period_id: null, override_score: 80 }));
@@ -281,6 +310,7 @@ describe.each(backends)('state store contract ($name)', (backend) => {
       student_sis_id: 1,
       course_sis_id: 2, // the grade_change's and the course_grade_change's courses
       course_root_account: 3,
+      assignment_name: 0,
       quarantine: 0,
     });
   });

@@ -46,7 +46,9 @@ describe('migration 4 (fingerprints as bytes)', () => {
     const oldPath = join(dir, 'v3.db');
     const db = sqliteAtVersion(oldPath, 3);
     db.exec(`ATTACH DATABASE '${join(dir, 'current.db')}' AS cur`);
-    for (const t of TABLES) {
+    // The state tables a version-3 store has (later migrations add more).
+    const existing = new Set(db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table'`).pluck().all());
+    for (const t of TABLES.filter((x) => existing.has(x.name))) {
       const cols = [...t.key, ...t.values].map((c) => c.name);
       db.exec(`INSERT INTO main.${t.name} (${[...cols, 'instant', 'fp', 'seq'].join(', ')})
                SELECT ${[...cols, 'instant', 'lower(hex(fp))', 'seq'].join(', ')} FROM cur.${t.name}`);
@@ -71,7 +73,8 @@ describe('migration 4 (fingerprints as bytes)', () => {
     try {
       expect(after.prepare('SELECT DISTINCT typeof(fp) FROM assignment_scores').pluck().all()).toEqual(['blob']);
       expect(after.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(SQLITE_MIGRATIONS.at(-1)!.version);
-      expect(after.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all()).toEqual(before);
+      // Every index of the rebuilt tables is there again (later migrations add their own).
+      expect(after.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all()).toEqual(expect.arrayContaining(before));
     } finally {
       after.close();
     }
