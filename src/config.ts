@@ -80,6 +80,9 @@ export const ConfigSchema = z.object({
   sessionSecret: z.string().min(32, 'at least 32 characters').optional(),
   publicUrl: publicUrl.optional(),
   trustedProxies: proxies.optional(),
+  // Reconciliation with Canvas's REST API (SPEC §8): the token is never a flag and never echoed.
+  canvasToken: optional,
+  canvasShard: z.string().regex(/^[1-9][0-9]{0,5}$/, 'a Canvas shard number (a positive integer)').optional(),
   // An event instant further ahead of receipt than this is quarantined (future_timestamp): a bad clock must not pin a key.
   maxFutureSeconds: z.coerce.number().int().min(0).default(86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,11 +113,13 @@ const ENV: Record<keyof Config, string> = {
   sessionSecret: 'GRADESTREAM_SESSION_SECRET',
   publicUrl: 'GRADESTREAM_PUBLIC_URL',
   trustedProxies: 'GRADESTREAM_TRUSTED_PROXIES',
+  canvasToken: 'GRADESTREAM_CANVAS_TOKEN',
+  canvasShard: 'GRADESTREAM_CANVAS_SHARD',
   maxFutureSeconds: 'GRADESTREAM_MAX_FUTURE_SECONDS',
   logLevel: 'LOG_LEVEL',
 };
 
-const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword', 'sessionSecret']);
+const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword', 'sessionSecret', 'canvasToken']);
 
 /** The command-line flag of each setting that has one (SPEC §7.1's shared options, and `run --port`). */
 const FLAG: Partial<Record<keyof Config, string>> = {
@@ -122,6 +127,7 @@ const FLAG: Partial<Record<keyof Config, string>> = {
   schedulesFile: '--schedules',
   sinkUrl: '--sink',
   httpPort: '--port',
+  canvasShard: '--canvas-shard',
 };
 
 export type ConfigFlags = Partial<Record<keyof Config, string | undefined>>;

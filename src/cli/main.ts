@@ -4,6 +4,7 @@ import { UnknownScheduleError } from '../sync/errors.js';
 import { registerConsume } from './consume.js';
 import { heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
+import { mappingsImport, type MappingsImportOptions } from './mappings.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { quarantineList, quarantineRedrive, type QuarantineOptions } from './quarantine.js';
 import { replay, type ReplayOptions } from './replay.js';
@@ -136,6 +137,17 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .option('--reason <reason>', 'unposted, student_unmapped or course_unmapped')
       .option('--limit <n>', 'at most this many (default 1000)'),
   ).action((opts: SyncCliOptions & { schedule?: string; reason?: string; limit?: string }) => run((io) => heldCommand(opts, io)));
+
+  const mappings = cli.command('mappings').description('SIS ids from the SIS side');
+  shared(
+    mappings
+      .command('import')
+      .description("teach student or course SIS ids from a Canvas provisioning report CSV (users or courses), so held *_unmapped rows can go")
+      .argument('<file>', 'the report (CSV); - for stdin')
+      .option('--canvas-shard <n>', "the Canvas shard of the report's local ids (overrides GRADESTREAM_CANVAS_SHARD; default: the one the state store knows)")
+      .option('--as-of <iso>', "the instant the report's ids are taught at (default: the file's modification time)")
+      .option('--dry-run', 'read and count; write nothing'),
+  ).action((file: string, opts: MappingsImportOptions) => run((io) => mappingsImport(file, opts, io)));
 
   registerConsume(cli, run);
 

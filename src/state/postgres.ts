@@ -280,6 +280,13 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
     return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as StateCounts;
   }
 
+  async shards(): Promise<string[]> {
+    const result = await this.withClient((c) =>
+      c.query(`SELECT DISTINCT root_account_id / 10000000000000 AS shard FROM course_root_accounts WHERE root_account_id >= 10000000000000 ORDER BY shard`),
+    );
+    return (result.rows as Raw[]).map((r) => String(r['shard']));
+  }
+
   async changeWatermark(): Promise<string> {
     return this.withClient(async (c) => {
       // Exclusive: waits until every writer that may hold a change number has committed or rolled back.

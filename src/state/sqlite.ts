@@ -114,6 +114,13 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     return counts;
   }
 
+  async shards(): Promise<string[]> {
+    const rows = this.db
+      .prepare(`SELECT DISTINCT root_account_id / 10000000000000 AS shard FROM course_root_accounts WHERE root_account_id >= 10000000000000 ORDER BY shard`)
+      .all() as Raw[];
+    return rows.map((r) => String(r['shard']));
+  }
+
   async changeWatermark(): Promise<string> {
     // One writer at a time: whatever is committed is complete up to the counter.
     return String((this.getSeq.get() as Raw)['value']);

@@ -89,6 +89,11 @@ export interface StateStore {
   /** Rows per kind, for the `state_records{kind}` gauge. */
   counts(): Promise<StateCounts>;
   /**
+   * The Canvas shards of the root accounts the store knows (each global id's digits above its last 13),
+   * ascending as numbers: where reconciliation finds the shard of Canvas's local ids (SPEC §8).
+   */
+  shards(): Promise<string[]>;
+  /**
    * The highest change number (`seq`) below which every change is committed: rows with a seq above a
    * previous watermark and at most this one are exactly the changes since then. Decimal string.
    */
