@@ -5,11 +5,11 @@ import type { NormalisedEvent } from '../intake/records.js';
 import type { QuarantineReason } from '../intake/reasons.js';
 import type { Outcome } from './fold.js';
 import type { StateKind } from './tables.js';
-import type { StudentState } from './view.js';
+import type { CourseRows, StudentState } from './view.js';
 
 export type { Outcome } from './fold.js';
 export type { StateKind } from './tables.js';
-export type { StudentState } from './view.js';
+export type { CourseRows, StudentState } from './view.js';
 
 /** Where a message came from; with `position` it says where to find it again. */
 export type SourceName = 'replay' | 'sqs' | 'kafka' | 'webhook';
@@ -78,6 +78,8 @@ export interface StateStore {
   apply(batch: Batch): Promise<Outcome[]>;
   /** A student's state, optionally limited to one course. Ids are decimal strings, instants ISO UTC. */
   inspect(studentId: string, courseId?: string): Promise<StudentState>;
+  /** The record rows of one course (assignment scores, course scores, overrides), as stored. */
+  courseRows(courseId: string): Promise<CourseRows>;
   /**
    * The whole state as canonical text, every table sorted by key: byte-identical for the same set of
    * events whatever their order, duplication, batching or backend. Leaves out what depends on arrival

@@ -115,6 +115,21 @@ export async function dump(reader: RowReader): Promise<string> {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The record rows of one course, per table, in key order (what reconciliation compares Canvas with). */
+export interface CourseRows {
+  assignment_scores: StoredRow[];
+  course_scores: StoredRow[];
+  course_overrides: StoredRow[];
+}
+
+export async function courseRows(reader: RowReader, courseId: string): Promise<CourseRows> {
+  return {
+    assignment_scores: await reader.select(ASSIGNMENT_SCORES, { course_id: courseId }),
+    course_scores: await reader.select(COURSE_SCORES, { course_id: courseId }),
+    course_overrides: await reader.select(COURSE_OVERRIDES, { course_id: courseId }),
+  };
+}
+
 export async function inspect(reader: RowReader, studentId: string, courseId?: string): Promise<StudentState> {
   const filter: Record<string, string> = { student_id: studentId };
   if (courseId !== undefined) filter['course_id'] = courseId;
