@@ -386,4 +386,13 @@ CREATE TABLE assignment_names (
 CREATE INDEX assignment_names_seq ON assignment_names (seq);
 `,
   },
+  {
+    version: 6,
+    name: 'reconciliations in the run history',
+    // As SQLite's migration 8.
+    sql: `
+ALTER TABLE sync_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync' CHECK (kind IN ('sync', 'reconcile'));
+ALTER TABLE sync_runs ADD COLUMN report TEXT;
+`,
+  },
 ];

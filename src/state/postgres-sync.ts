@@ -165,10 +165,10 @@ export class PostgresSyncStore implements SyncStore {
 
   async insertRun(r: NewRun): Promise<string | null> {
     const rows = await this.q(
-      `INSERT INTO sync_runs (schedule_id, trigger_type, triggered_by, scheduled_for, started_at, finished_at, status, target, scope)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO sync_runs (schedule_id, trigger_type, triggered_by, scheduled_for, started_at, finished_at, status, target, scope, kind)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id`,
-      [r.schedule_id, r.trigger, r.triggered_by, r.scheduled_for, r.started_at, r.finished_at ?? null, r.status, r.target, r.scope],
+      [r.schedule_id, r.trigger, r.triggered_by, r.scheduled_for, r.started_at, r.finished_at ?? null, r.status, r.target, r.scope, r.kind ?? 'sync'],
     );
     return rows.length === 0 ? null : String(rows[0]!['id']);
   }
@@ -181,7 +181,7 @@ export class PostgresSyncStore implements SyncStore {
     return [
       `UPDATE sync_runs SET status = $1, finished_at = $2, error = $3::text, batch_id = coalesce($4::text, batch_id),
          batch_location = coalesce($5::text, batch_location), rows_by = coalesce($6::text, rows_by),
-         held_by = coalesce($7::text, held_by)
+         held_by = coalesce($7::text, held_by), report = coalesce($9::text, report)
        WHERE id = $8`,
       [
         f.status,
@@ -192,6 +192,7 @@ export class PostgresSyncStore implements SyncStore {
         f.rows_by == null ? null : JSON.stringify(f.rows_by),
         f.held == null ? null : JSON.stringify(f.held),
         runId,
+        f.report == null ? null : JSON.stringify(f.report),
       ],
     ];
   }

@@ -504,4 +504,14 @@ CREATE TABLE assignment_names (
 CREATE INDEX assignment_names_seq ON assignment_names (seq);
 `,
   },
+  {
+    version: 8,
+    name: 'reconciliations in the run history',
+    // A reconciliation with Canvas is recorded like a sync run (kind 'reconcile', target 'canvas:URL'),
+    // with what it found (report: drift by record type and per course) as JSON.
+    sql: `
+ALTER TABLE sync_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sync' CHECK (kind IN ('sync', 'reconcile'));
+ALTER TABLE sync_runs ADD COLUMN report TEXT;
+`,
+  },
 ];

@@ -173,10 +173,11 @@ export class SqliteSyncStore implements SyncStore {
     const row = this.run(
       () =>
         this.stmt(
-          `INSERT INTO sync_runs (schedule_id, trigger_type, triggered_by, scheduled_for, started_at, finished_at, status, target, scope)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO sync_runs (kind, schedule_id, trigger_type, triggered_by, scheduled_for, started_at, finished_at, status, target, scope)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id`,
         ).get(
+          r.kind ?? 'sync',
           r.schedule_id,
           r.trigger,
           r.triggered_by,
@@ -202,7 +203,8 @@ export class SqliteSyncStore implements SyncStore {
   private finishRunSync(runId: string | bigint, f: RunFinish): void {
     this.stmt(
       `UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, batch_id = coalesce(?, batch_id),
-         batch_location = coalesce(?, batch_location), rows_by = coalesce(?, rows_by), held_by = coalesce(?, held_by)
+         batch_location = coalesce(?, batch_location), rows_by = coalesce(?, rows_by), held_by = coalesce(?, held_by),
+         report = coalesce(?, report)
        WHERE id = ?`,
     ).run(
       f.status,
@@ -212,6 +214,7 @@ export class SqliteSyncStore implements SyncStore {
       f.batch_location ?? null,
       json(f.rows_by),
       json(f.held),
+      json(f.report),
       typeof runId === 'bigint' ? runId : big(runId),
     );
   }

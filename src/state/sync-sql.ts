@@ -146,6 +146,7 @@ const parsed = <T>(v: unknown): T | null => (v === null || v === undefined ? nul
 export function runFromRow(r: Raw): RunRecord {
   return {
     id: String(r['id']),
+    kind: (r['kind'] as RunRecord['kind'] | undefined) ?? 'sync',
     schedule_id: r['schedule_id'] as string,
     trigger: r['trigger_type'] as RunRecord['trigger'],
     triggered_by: r['triggered_by'] as string,
@@ -161,6 +162,7 @@ export function runFromRow(r: Raw): RunRecord {
     rows_by: parsed<RowsBy>(r['rows_by']),
     held: parsed<HeldCounts>(r['held_by']),
     error: text(r['error']),
+    report: parsed<unknown>(r['report']),
   };
 }
 

@@ -18,6 +18,7 @@ import {
   type HeldEntry,
   type ResendRecord,
   type ResendSelector,
+  type RunKind,
   type RunRecord,
   type RunStatus,
   type RunTrigger,
@@ -84,6 +85,8 @@ export interface ScheduleView {
 export interface HistoryEntry {
   /** null for a dry run, which is not recorded. */
   id: string | null;
+  /** A sync run, or a reconciliation with Canvas (then `reconcile` holds what it found and rows are 0). */
+  kind: RunKind;
   schedule: string;
   trigger: RunTrigger;
   triggered_by: string;
@@ -100,6 +103,8 @@ export interface HistoryEntry {
   batch_id: string | null;
   target: string;
   error: string | null;
+  /** For a reconciliation: drift and courses (src/reconcile/history.ts). */
+  reconcile?: unknown;
 }
 
 export interface HeldView extends Omit<HeldEntry, 'since' | 'changed_at'> {
@@ -120,6 +125,7 @@ export function historyEntry(r: RunRecord): HistoryEntry {
   const rowsBy = r.rows_by ?? zeroRowsBy();
   return {
     id: r.id,
+    kind: r.kind,
     schedule: r.schedule_id,
     trigger: r.trigger,
     triggered_by: r.triggered_by,
@@ -134,6 +140,7 @@ export function historyEntry(r: RunRecord): HistoryEntry {
     batch_id: r.batch_id,
     target: r.target,
     error: r.error,
+    ...(r.kind === 'reconcile' ? { reconcile: r.report } : {}),
   };
 }
 
@@ -363,6 +370,7 @@ export class SyncEngine {
     );
     return {
       id: null,
+      kind: 'sync',
       schedule: r.schedule.id,
       trigger: 'manual',
       triggered_by: who,

@@ -47,7 +47,11 @@ export interface ScheduleStateRecord {
   changed_at: number;
 }
 
+export type RunKind = 'sync' | 'reconcile';
+
 export interface NewRun {
+  /** Default 'sync'. A reconciliation's target is `canvas:URL` and its scope what it read. */
+  kind?: RunKind;
   schedule_id: string;
   trigger: RunTrigger;
   triggered_by: string;
@@ -63,6 +67,7 @@ export interface NewRun {
 
 export interface RunRecord {
   id: string;
+  kind: RunKind;
   schedule_id: string;
   trigger: RunTrigger;
   triggered_by: string;
@@ -78,6 +83,8 @@ export interface RunRecord {
   rows_by: RowsBy | null;
   held: HeldCounts | null;
   error: string | null;
+  /** What a reconciliation found (src/reconcile/): null for a sync. */
+  report: unknown;
 }
 
 export interface RunFinish {
@@ -88,6 +95,7 @@ export interface RunFinish {
   batch_location?: string | null;
   rows_by?: RowsBy | null;
   held?: HeldCounts | null;
+  report?: unknown;
 }
 
 export interface NewBatch {

@@ -48,6 +48,7 @@ describe('gradestream sync and friends', () => {
     const entry = await json('sync', 'nightly', '--as', 'Grace Registrar');
     expect(entry).toEqual({
       id: '1',
+      kind: 'sync',
       schedule: 'nightly',
       trigger: 'manual',
       triggered_by: 'Grace Registrar',
