@@ -253,8 +253,15 @@ export class CanvasClient {
     if (wait > 0) await this.sleep(wait);
   }
 
+  /**
+   * Canvas sends X-Rate-Limit-Remaining "if throttling is applicable to this request" (the throttling
+   * page): an answer without it means no quota to watch, so the client stops slowing down.
+   */
   private noteRemaining(header: string | null): void {
-    if (header === null) return;
+    if (header === null) {
+      this.remaining = null;
+      return;
+    }
     const value = Number(header.trim());
     if (header.trim() !== '' && Number.isFinite(value)) this.remaining = value;
   }

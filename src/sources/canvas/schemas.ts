@@ -23,7 +23,7 @@ function problemText(err: unknown): string {
  * still accepted when it is a safe integer (as SPEC §1.3 does for events), never one above 2^53, whose
  * digits JSON.parse has already lost.
  */
-export const CanvasId = z.unknown().transform((value, ctx): string => {
+export const CanvasId = z.unknown().optional().transform((value, ctx): string => {
   try {
     const id = readId(value, '#');
     if (id !== null) return id;
@@ -35,7 +35,7 @@ export const CanvasId = z.unknown().transform((value, ctx): string => {
 });
 
 /** An id that may be absent or null (e.g. a course's enrollment_term_id). */
-export const OptionalCanvasId = z.unknown().transform((value, ctx): string | null => {
+export const OptionalCanvasId = z.unknown().optional().transform((value, ctx): string | null => {
   try {
     return readId(value, '#');
   } catch (err) {
@@ -48,7 +48,7 @@ export const OptionalCanvasId = z.unknown().transform((value, ctx): string | nul
  * A submission's grader_id: "positive if a real user has graded the submission and negative if it was
  * graded by a process" (the Submission model: the negated quiz or LTI tool id). Absent/null → null.
  */
-export const GraderId = z.unknown().transform((value, ctx): string | null => {
+export const GraderId = z.unknown().optional().transform((value, ctx): string | null => {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string' && /^-?[0-9]{1,19}$/.test(value)) return value.replace(/^(-?)0+(?=\d)/, '$1');
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
@@ -78,7 +78,7 @@ export const Score = z.union([z.number(), z.string(), z.null()]).transform((valu
 export const OptionalScore = Score.optional().transform((value) => value ?? null);
 
 /** An ISO 8601 timestamp with an offset as UTC epoch ms (src/intake/timestamps.ts); absent/null → null. */
-export const Instant = z.unknown().transform((value, ctx): number | null => {
+export const Instant = z.unknown().optional().transform((value, ctx): number | null => {
   if (value === undefined || value === null) return null;
   try {
     return parseInstant(value, '#');
@@ -89,10 +89,10 @@ export const Instant = z.unknown().transform((value, ctx): number | null => {
 });
 
 /** Text shown to people (names, titles): anything that is not a string reads as "". */
-const Label = z.unknown().transform((value) => (typeof value === 'string' ? value : ''));
+const Label = z.unknown().optional().transform((value) => (typeof value === 'string' ? value : ''));
 
 /** An SIS id: a non-empty string (a safe integer is turned into one); absent, null or "" → null. */
-export const SisId = z.unknown().transform((value, ctx): string | null => {
+export const SisId = z.unknown().optional().transform((value, ctx): string | null => {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
