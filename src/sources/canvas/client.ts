@@ -112,7 +112,7 @@ export interface PagesOptions {
 }
 
 const ACCEPT = 'application/json+canvas-string-ids';
-const USER_AGENT = 'gradestream (Canvas reconciliation; +SPEC §8)';
+const USER_AGENT = 'gradestream (Canvas reconciliation)';
 /** Canvas caps per_page (Api::MAX_PER_PAGE is 100 on Instructure's hosting). */
 export const PER_PAGE = 100;
 const MAX_RETRY_AFTER_MS = 120_000;
@@ -270,7 +270,9 @@ export class CanvasClient {
     const date = parseHttpDate(header);
     if (date !== null && date - receivedAt <= this.maxFutureMs) return date;
     this.counts.dateFallbacks += 1;
-    this.log?.warn(
+    // The first at warn level, the rest at debug: a proxy that drops the header would drop it every time.
+    const level = this.counts.dateFallbacks === 1 ? 'warn' : 'debug';
+    this.log?.[level](
       { path, date: header === null ? null : header.slice(0, 64) },
       date === null
         ? 'Canvas answered without a readable Date header: the local receive time is used instead'
