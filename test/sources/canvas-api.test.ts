@@ -18,12 +18,13 @@ function apiFor(concurrency = 4) {
   return { client, api: new CanvasApi(client) };
 }
 
+/** The grades as read: override_score only where Canvas sends one (an override is set). */
 const gradesOf = (g: StandinGrades) => ({
   current_score: g.current_score,
   final_score: g.final_score,
   unposted_current_score: g.unposted_current_score,
   unposted_final_score: g.unposted_final_score,
-  override_score: g.override_score,
+  ...(g.override_score === null ? {} : { override_score: g.override_score }),
 });
 
 /** One raw enrollment as Canvas writes it, with `grades` replaced. */
@@ -84,16 +85,22 @@ describe('CanvasApi: student enrollments', () => {
     expect(periods.map((p) => p.id)).toEqual(course.periods.map((p) => String(p.id)));
 
     const whole = (await readAll(api.studentEnrollments(String(course.id)))).items;
-    expect(whole.map((e) => e.grades.override_score !== null)).toEqual(course.students.map((_, i) => i % 10 === 0));
+    expect(whole.map((e) => e.grades)).toEqual(course.students.map((s) => gradesOf(s.grades)));
+    expect(whole.map((e) => 'override_score' in e.grades)).toEqual(course.students.map((_, i) => i % 10 === 0));
     for (const period of course.periods) {
       const items = (await readAll(api.studentEnrollments(String(course.id), String(period.id)))).items;
       expect(items.map((e) => e.grades)).toEqual(course.students.map((s) => gradesOf(s.periodGrades.get(period.id)!)));
-      expect(items.map((e) => e.grades.override_score !== null)).toEqual(course.students.map((_, i) => i % 10 === 1));
+      expect(items.map((e) => 'override_score' in e.grades)).toEqual(course.students.map((_, i) => i % 10 === 1));
       expect(standin.requests.at(-1)!.query.get('grading_period_id')).toBe(String(period.id));
     }
-    // without Final Grade Override Canvas sends no override_score at all: read as null
+    // without Final Grade Override Canvas sends no override_score at all
     const none = (await readAll(api.studentEnrollments(String(plain.id), String(plain.periods[0]!.id)))).items;
-    expect(none.every((e) => e.grades.override_score === null)).toBe(true);
+    expect(none.some((e) => 'override_score' in e.grades)).toBe(false);
+    // an override cleared in Canvas: the key is gone for that student (absent, not null)
+    const cleared = course.students[10]!;
+    standin.setGrades(course.id, cleared.userId, { override_score: null });
+    const after = (await readAll(api.studentEnrollments(String(course.id)))).items.find((e) => e.user_id === String(cleared.userId))!;
+    expect('override_score' in after.grades).toBe(false);
   });
 
   it('an unknown grading period is a 400 CanvasRequestError', async () => {
@@ -153,7 +160,8 @@ describe('CanvasApi: student enrollments', () => {
     standin.answerNext({ status: 200, body: JSON.stringify(page) });
     const { items, rejected } = await readAll(api.studentEnrollments('1'));
     expect(rejected).toBe(0);
-    expect(items[0]!.grades).toEqual({ current_score: 88.5, final_score: null, unposted_current_score: null, unposted_final_score: 100, override_score: null });
+    expect(items[0]!.grades).toEqual({ current_score: 88.5, final_score: null, unposted_current_score: null, unposted_final_score: 100 });
+    expect('override_score' in items[0]!.grades).toBe(false);
     expect(items[1]!.grades.override_score).toBe(99.99);
     expect(items[2]!.grades.override_score).toBe(70); // the one inside grades wins
     expect(items[0]!.updated_at).toBe(Date.UTC(2025, 0, 2, 3, 4, 5));

@@ -8,7 +8,7 @@ import {
   CanvasSubmission,
 } from './schemas.js';
 
-export type { CanvasAssignment, CanvasCourse, CanvasEnrollment, CanvasGradingPeriod, CanvasSubmission } from './schemas.js';
+export type { CanvasAssignment, CanvasCourse, CanvasEnrollment, CanvasGrades, CanvasGradingPeriod, CanvasSubmission } from './schemas.js';
 
 /**
  * Typed readers of what reconciliation needs (SPEC §8), over one CanvasClient. Lists are async
@@ -61,6 +61,10 @@ export class CanvasApi {
    * grading period, the grades are that period's, override included (grades_hash scores with
    * grading_period_id); an unknown grading period is a 400 (CanvasRequestError). A student enrolled in
    * two sections of a course is listed once per enrollment, with the same grades.
+   *
+   * `grades.override_score` is there only when Canvas sent it: Final Grade Override is on for the
+   * course AND the student has an override. Without the key the student has no override (never set, or
+   * cleared), or the feature is off; Canvas's REST answers do not tell the two apart (see schemas.ts).
    */
   studentEnrollments(courseId: string, gradingPeriodId?: string): AsyncGenerator<Page<CanvasEnrollment>> {
     return this.client.pages(

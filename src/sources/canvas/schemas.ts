@@ -63,16 +63,18 @@ const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
  * with example "" while Canvas sends numbers: a number is read as is, a numeric string is converted,
  * "" is null; anything else (true, "A", {}) is refused rather than guessed.
  */
-export const Score = z.union([z.number(), z.string(), z.null()]).transform((value, ctx): number | null => {
-  if (value === null) return null;
-  if (typeof value === 'number') return value;
-  const text = value.trim();
-  if (text === '') return null;
-  const n = Number(text);
-  if (NUMERIC.test(text) && Number.isFinite(n)) return n;
-  ctx.addIssue({ code: 'custom', message: 'not a number' });
-  return z.NEVER;
-});
+export const Score = z
+  .union([z.number(), z.string(), z.null()], { error: (issue) => (issue.input === undefined ? 'absent (a number or null expected)' : 'not a number') })
+  .transform((value, ctx): number | null => {
+    if (value === null) return null;
+    if (typeof value === 'number') return value;
+    const text = value.trim();
+    if (text === '') return null;
+    const n = Number(text);
+    if (NUMERIC.test(text) && Number.isFinite(n)) return n;
+    ctx.addIssue({ code: 'custom', message: 'not a number' });
+    return z.NEVER;
+  });
 
 /** A score that may be absent (absent = null). */
 export const OptionalScore = Score.optional().transform((value) => value ?? null);
@@ -112,7 +114,8 @@ export const CanvasCourse = z.object({
   id: CanvasId,
   name: Label,
   sis_course_id: SisId,
-  root_account_id: OptionalCanvasId,
+  /** Always on a Course (the model's root_account_id): it scopes schedules and the feed's column. */
+  root_account_id: CanvasId,
   enrollment_term_id: OptionalCanvasId,
   workflow_state: z.enum(['unpublished', 'available', 'completed', 'deleted']),
 });
@@ -125,19 +128,30 @@ export type CanvasCourse = z.infer<typeof CanvasCourse>;
  * Reading those as course scores would be wrong, so the four keys are required (null allowed): their
  * absence makes the record a rejected one ("the token cannot view all grades").
  *
- * override_score: present only when the course allows Final Grade Override and the student has one
- * (grades_hash adds it `if override_score.present?`; Enrollment#override_score is nil unless
- * course.allow_final_grade_override?). Absent therefore reads as null: no override visible. The docs'
- * Enrollment model shows override_score beside `grades` rather than inside it; the top-level one is
- * read when `grades` has none.
+ * override_score: Canvas sends it only when the course allows Final Grade Override AND this student
+ * has an override (grades_hash adds it `if override_score.present?`; Enrollment#override_score is nil
+ * unless course.allow_final_grade_override?). So the key is kept exactly as sent: present (a number)
+ * when there is an override, absent otherwise. Its absence does NOT mean the feature is off: in a
+ * course where any student has one, a student without the key has no override (a cleared one reads
+ * the same). The docs' Enrollment model shows override_score beside `grades` rather than inside it;
+ * that one is read when `grades` has none.
  */
 const EnrollmentGrades = z.object({
   current_score: Score,
   final_score: Score,
   unposted_current_score: Score,
   unposted_final_score: Score,
-  override_score: OptionalScore,
+  override_score: Score.optional(),
 });
+
+/** The grades of an enrollment as read: `override_score` only when Canvas sent one. */
+export interface CanvasGrades {
+  current_score: number | null;
+  final_score: number | null;
+  unposted_current_score: number | null;
+  unposted_final_score: number | null;
+  override_score?: number | null;
+}
 
 /** A student enrollment with its grades (GET /api/v1/courses/:id/enrollments?type[]=StudentEnrollment). */
 export const CanvasEnrollment = z
@@ -155,12 +169,14 @@ export const CanvasEnrollment = z
     enrollment_state: z.enum(['active', 'invited', 'creation_pending', 'deleted', 'rejected', 'completed', 'inactive']),
     updated_at: Instant,
     grades: EnrollmentGrades,
-    override_score: OptionalScore,
+    override_score: Score.optional(),
   })
-  .transform(({ override_score: topLevelOverride, grades, ...rest }) => ({
-    ...rest,
-    grades: { ...grades, override_score: grades.override_score ?? topLevelOverride },
-  }));
+  .transform(({ override_score: beside, grades, ...rest }) => {
+    const { override_score: inside, ...scores } = grades;
+    const override = inside !== undefined ? inside : beside;
+    const read: CanvasGrades = override === undefined ? scores : { ...scores, override_score: override };
+    return { ...rest, grades: read };
+  });
 export type CanvasEnrollment = z.infer<typeof CanvasEnrollment>;
 
 /** GET /api/v1/courses/:id/assignments. points_possible may be null; published absent → null. */
