@@ -3,6 +3,7 @@ import { readGrade, readName, readScore, readSisId } from '../intake/fields.js';
 import type { CourseGradeChangeRecord, GradeChangeRecord, GradeOverrideRecord, NormalisedEvent } from '../intake/records.js';
 import { IntakeProblem } from '../intake/reasons.js';
 import type { TaughtMapping } from '../state/store.js';
+import { NO_GRADING_PERIOD } from '../state/tables.js';
 
 /**
  * What Canvas's REST API says of one course, made into the records Live Events would have carried
@@ -13,8 +14,10 @@ import type { TaughtMapping } from '../state/store.js';
  *   since) → grade_change: posted when `posted_at` is set (null is unposted, SPEC §8), grading complete
  *   when graded, points possible and name from its assignment, the student's SIS id from the enrollment;
  * - each student enrollment → course_grade_change (its scores; `deleted` when the enrollment is);
- * - with Final Grade Override on (an `override_score` key in the grades) → grade_override, for the
- *   course and, per grading period, from that period's grades;
+ * - an `override_score` in the grades (Canvas sends one only when Final Grade Override is on and the
+ *   student has an override) → grade_override, for the course and, per grading period, from that
+ *   period's grades; its absence means no override in effect, so an override the store holds for a
+ *   student Canvas answered for, and Canvas no longer shows, is folded as cleared (null);
  * - mappings: every enrolled student's SIS id and every assignment's name, taught directly.
  */
 export interface CanvasCourseInfo {
@@ -90,7 +93,19 @@ function graderId(value: unknown, shard: string): string | null {
   return globalId(value, shard, 'grader_id');
 }
 
-export function courseRecords(snapshot: CourseSnapshot, shard: string, storedKeys: ReadonlySet<string>): CourseRecords {
+/**
+ * What the store holds of the course, by key (see drift.ts's storedByKey): an ungraded submission whose
+ * key is stored is a grade removed since; a stored override Canvas no longer shows was cleared.
+ */
+export interface StoredKeys {
+  assignment: ReadonlySet<string>;
+  /** Keys `course/student/period` (-1: none) of the overrides stored with a value. */
+  override: ReadonlySet<string>;
+}
+
+export const NOTHING_STORED: StoredKeys = { assignment: new Set(), override: new Set() };
+
+export function courseRecords(snapshot: CourseSnapshot, shard: string, stored: StoredKeys = NOTHING_STORED): CourseRecords {
   const out: CourseRecords = { records: [], mappings: [], skipped: [] };
   const attempt = (what: string, work: () => void): void => {
     try {
@@ -134,7 +149,12 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, storedKey
       workflow_state: e.enrollment_state === 'deleted' ? 'deleted' : 'active',
     };
     out.records.push(record);
-    if (e.grades !== null && e.grades !== undefined && 'override_score' in e.grades) out.records.push(override(studentId, null, e.grades.override_score, date));
+    overrideOf(studentId, null, e.grades, date);
+  };
+  /** The override Canvas shows for a student (course-level or of a period), or the clearing of one stored. */
+  const overrideOf = (studentId: string, periodId: string | null, grades: CanvasGrades | null | undefined, date: number): void => {
+    if (grades != null && 'override_score' in grades) out.records.push(override(studentId, periodId, grades.override_score, date));
+    else if (stored.override.has(`${courseId}/${studentId}/${periodId ?? NO_GRADING_PERIOD}`)) out.records.push(override(studentId, periodId, null, date));
   };
   const override = (studentId: string, periodId: string | null, score: unknown, date: number): GradeOverrideRecord => ({
     kind: 'grade_override',
@@ -149,9 +169,8 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, storedKey
     attempt(`grading period ${String(period.id)}`, () => {
       const periodId = globalId(period.id, shard, 'grading_period.id');
       for (const { item: e, date } of period.enrollments) {
-        if (e.grades === null || e.grades === undefined || !('override_score' in e.grades)) continue;
         attempt(`enrollment of user ${String(e.user_id)} in grading period ${String(period.id)}`, () =>
-          out.records.push(override(globalId(e.user_id, shard, 'enrollment.user_id'), periodId, e.grades!.override_score, date)),
+          overrideOf(globalId(e.user_id, shard, 'enrollment.user_id'), periodId, e.grades, date),
         );
       }
     });
@@ -163,7 +182,7 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, storedKey
       const score = readScore(s.score, 'submission.score');
       const grade = readGrade(s.grade, 'submission.grade');
       // An ungraded submission says nothing, unless the store holds a grade for it (removed since).
-      if (score === null && grade === null && !storedKeys.has(`${assignmentId}/${studentId}`)) return;
+      if (score === null && grade === null && !stored.assignment.has(`${assignmentId}/${studentId}`)) return;
       const assignment = assignments.get(assignmentId);
       const record: GradeChangeRecord = {
         kind: 'grade_change',

@@ -1,5 +1,6 @@
 import type { NormalisedEvent } from '../intake/records.js';
 import type { CourseRows } from '../state/store.js';
+import type { StoredKeys } from './canvas-records.js';
 import { NO_GRADING_PERIOD, type StoredRow } from '../state/tables.js';
 
 /**
@@ -59,6 +60,14 @@ export function storedByKey(rows: CourseRows): Record<RecordType, Map<string, St
     assignment: index('assignment', rows.assignment_scores),
     course: index('course', rows.course_scores),
     override: index('override', rows.course_overrides),
+  };
+}
+
+/** The keys courseRecords needs of what is stored: assignment keys, and overrides that hold a value. */
+export function storedKeys(stored: Record<RecordType, Map<string, StoredRow>>): StoredKeys {
+  return {
+    assignment: new Set(stored.assignment.keys()),
+    override: new Set([...stored.override].filter(([, row]) => row['override_score'] !== null).map(([key]) => key)),
   };
 }
 

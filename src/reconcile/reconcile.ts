@@ -11,7 +11,8 @@ import {
   type CourseSnapshot,
   type Dated,
 } from './canvas-records.js';
-import { addDrift, drift, storedByKey, zeroDrift, type DriftByType } from './drift.js';
+import { NO_GRADING_PERIOD } from '../state/tables.js';
+import { addDrift, drift, storedByKey, storedKeys, zeroDrift, type DriftByType } from './drift.js';
 
 /**
  * Reconciliation (SPEC §8): each course read from Canvas's REST API, made into records, compared with
@@ -138,8 +139,21 @@ async function reconcileCourse(options: ReconcileOptions, id: string, known: Dat
     collect(reader.submissions(canvasId)),
     reader.gradingPeriods(canvasId),
   ]);
-  // Per-period overrides exist only with Final Grade Override on, which puts override_score in the grades.
-  const overrides = enrollments.some((e) => e.item.grades != null && 'override_score' in e.item.grades);
+  // The course's keys as stored: an ungraded submission whose key is stored is a grade removed since; a
+  // stored override Canvas no longer shows was cleared.
+  let courseId: string;
+  try {
+    courseId = globalId(course.item.id, shard, 'course.id');
+  } catch (err) {
+    if (err instanceof IntakeProblem) throw new Error(`Canvas answered a course gradestream cannot read: ${err.detail}`);
+    throw err;
+  }
+  const stored = storedByKey(await store.courseRows(courseId));
+  // A period's overrides are read when Final Grade Override shows (an override_score in some grades), or
+  // when the store holds one for a period (it may have been cleared since).
+  const overrides =
+    enrollments.some((e) => e.item.grades != null && 'override_score' in e.item.grades) ||
+    [...stored.override.values()].some((row) => row['grading_period_id'] !== NO_GRADING_PERIOD && row['override_score'] !== null);
   const snapshot: CourseSnapshot = {
     course,
     assignments,
@@ -151,10 +165,7 @@ async function reconcileCourse(options: ReconcileOptions, id: string, known: Dat
   };
   let built;
   try {
-    // The course's keys as stored: an ungraded submission whose key is stored is a grade removed since.
-    const courseId = globalId(course.item.id, shard, 'course.id');
-    const stored = storedByKey(await store.courseRows(courseId));
-    built = { courseId, stored, ...courseRecords(snapshot, shard, new Set(stored.assignment.keys())) };
+    built = { courseId, stored, ...courseRecords(snapshot, shard, storedKeys(stored)) };
   } catch (err) {
     if (err instanceof IntakeProblem) throw new Error(`Canvas answered a course gradestream cannot read: ${err.detail}`);
     throw err;

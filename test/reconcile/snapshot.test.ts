@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NormalisedEvent } from '../../src/intake/records.js';
 import { courseRecords, type CourseSnapshot } from '../../src/reconcile/canvas-records.js';
-import { drift, keyOf, storedByKey } from '../../src/reconcile/drift.js';
+import { drift, keyOf, storedByKey, storedKeys } from '../../src/reconcile/drift.js';
 import { compareVersions, fingerprint } from '../../src/state/fingerprint.js';
 import { openStore } from '../../src/state/store.js';
 
@@ -61,7 +61,7 @@ describe('a Canvas snapshot and live events fold to the later of each key', () =
   it('in any order and batching (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(snapshot, fc.array(event, { maxLength: 8 }), fc.nat(), fc.nat(), async (snap, events, at, cut) => {
-        const { records, mappings } = courseRecords(snap, SHARD, new Set());
+        const { records, mappings } = courseRecords(snap, SHARD);
         // Expected: per key, the record of the greatest version among the snapshot's and the events'.
         const latest = new Map<string, NormalisedEvent>();
         for (const r of [...records, ...events]) {
@@ -113,19 +113,34 @@ describe('a Canvas snapshot and live events fold to the later of each key', () =
     };
     const store = await openStore('sqlite::memory:');
     try {
-      const first = courseRecords(snap, SHARD, new Set());
+      const first = courseRecords(snap, SHARD);
       expect(first.records.map((r) => r.kind)).toEqual(['course_grade_change', 'grade_change']);
       expect(drift(first.records, storedByKey(await store.courseRows(global(COURSE))))).toMatchObject({ assignment: { new: 1 }, course: { new: 1 } });
       await store.apply({ records: first.records, mappings: first.mappings, quarantine: [] });
-      const again = courseRecords({ ...snap, course: { ...snap.course, date: T0 + 5000 } }, SHARD, new Set());
+      const again = courseRecords({ ...snap, course: { ...snap.course, date: T0 + 5000 } }, SHARD);
       expect(drift(again.records, storedByKey(await store.courseRows(global(COURSE))))).toMatchObject({ assignment: { confirmed: 1, changed: 0, new: 0 }, course: { confirmed: 1 } });
       const changed = { ...snap, submissions: [{ ...snap.submissions[0]!, item: { ...snap.submissions[0]!.item, score: 9, grade: '9' } }] };
-      expect(drift(courseRecords(changed, SHARD, new Set()).records, storedByKey(await store.courseRows(global(COURSE))))).toMatchObject({ assignment: { changed: 1 } });
+      expect(drift(courseRecords(changed, SHARD).records, storedByKey(await store.courseRows(global(COURSE))))).toMatchObject({ assignment: { changed: 1 } });
       // A grade removed in Canvas since: the ungraded submission of a stored key is read, as drift.
       const removed = { ...snap, submissions: [{ ...snap.submissions[0]!, item: { ...snap.submissions[0]!.item, score: null, grade: null } }] };
       const stored = storedByKey(await store.courseRows(global(COURSE)));
-      expect(drift(courseRecords(removed, SHARD, new Set(stored.assignment.keys())).records, stored)).toMatchObject({ assignment: { changed: 1 } });
+      expect(drift(courseRecords(removed, SHARD, storedKeys(stored)).records, stored)).toMatchObject({ assignment: { changed: 1 } });
       expect((await store.inspect(global('48'))).student_sis_id).toBe('S-48');
+
+      // An override Canvas shows, then no longer shows (cleared: Canvas drops the key): folded as cleared.
+      const withOverride = { ...snap, enrollments: [{ ...snap.enrollments[0]!, item: { ...snap.enrollments[0]!.item, grades: { current_score: 70, final_score: 70, override_score: 95 } } }] };
+      const set = courseRecords(withOverride, SHARD, storedKeys(storedByKey(await store.courseRows(global(COURSE)))));
+      await store.apply({ records: set.records, mappings: set.mappings, quarantine: [] });
+      const later = { ...snap, course: { ...snap.course, date: T0 + 9000 }, enrollments: [{ ...snap.enrollments[0]!, date: T0 + 9000 }] };
+      const afterSet = storedByKey(await store.courseRows(global(COURSE)));
+      const cleared = courseRecords(later, SHARD, storedKeys(afterSet));
+      expect(cleared.records.filter((r) => r.kind === 'grade_override')).toMatchObject([{ override_score: null, grading_period_id: null }]);
+      expect(drift(cleared.records, afterSet)).toMatchObject({ override: { changed: 1 } });
+      await store.apply({ records: cleared.records, mappings: cleared.mappings, quarantine: [] });
+      expect((await store.inspect(global('48'))).course_overrides).toMatchObject([{ override_score: null }]);
+      // Cleared and stored as cleared: nothing more to fold for it.
+      const again2 = courseRecords(later, SHARD, storedKeys(storedByKey(await store.courseRows(global(COURSE)))));
+      expect(again2.records.filter((r) => r.kind === 'grade_override')).toEqual([]);
     } finally {
       await store.close();
     }
