@@ -82,6 +82,7 @@ export const ConfigSchema = z.object({
   trustedProxies: proxies.optional(),
   // Reconciliation with Canvas's REST API (SPEC §8): the token is never a flag and never echoed.
   canvasToken: optional,
+  canvasUrl: z.string().url().optional(),
   canvasShard: z.string().regex(/^[1-9][0-9]{0,5}$/, 'a Canvas shard number (a positive integer)').optional(),
   // An event instant further ahead of receipt than this is quarantined (future_timestamp): a bad clock must not pin a key.
   maxFutureSeconds: z.coerce.number().int().min(0).default(86_400),
@@ -114,6 +115,7 @@ const ENV: Record<keyof Config, string> = {
   publicUrl: 'GRADESTREAM_PUBLIC_URL',
   trustedProxies: 'GRADESTREAM_TRUSTED_PROXIES',
   canvasToken: 'GRADESTREAM_CANVAS_TOKEN',
+  canvasUrl: 'GRADESTREAM_CANVAS_URL',
   canvasShard: 'GRADESTREAM_CANVAS_SHARD',
   maxFutureSeconds: 'GRADESTREAM_MAX_FUTURE_SECONDS',
   logLevel: 'LOG_LEVEL',
@@ -128,6 +130,7 @@ const FLAG: Partial<Record<keyof Config, string>> = {
   sinkUrl: '--sink',
   httpPort: '--port',
   canvasShard: '--canvas-shard',
+  canvasUrl: '--canvas-url',
 };
 
 export type ConfigFlags = Partial<Record<keyof Config, string | undefined>>;

@@ -5,6 +5,7 @@ import { registerConsume } from './consume.js';
 import { heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { mappingsImport, type MappingsImportOptions } from './mappings.js';
+import { reconcileCommand, type ReconcileOptions } from './reconcile.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { quarantineList, quarantineRedrive, type QuarantineOptions } from './quarantine.js';
 import { replay, type ReplayOptions } from './replay.js';
@@ -137,6 +138,19 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .option('--reason <reason>', 'unposted, student_unmapped or course_unmapped')
       .option('--limit <n>', 'at most this many (default 1000)'),
   ).action((opts: SyncCliOptions & { schedule?: string; reason?: string; limit?: string }) => run((io) => heldCommand(opts, io)));
+
+  shared(
+    cli
+      .command('reconcile')
+      .description("read courses from Canvas's REST API, fold them into the state store, report drift (token: GRADESTREAM_CANVAS_TOKEN)")
+      .option('--canvas-url <url>', "Canvas's address, e.g. https://canvas.example.edu (overrides GRADESTREAM_CANVAS_URL)")
+      .option('--course <id...>', 'Canvas course ids')
+      .option('--account <id>', "every course of this Canvas account (and its sub-accounts)")
+      .option('--term <id>', "with --account: only this enrollment term's courses")
+      .option('--canvas-shard <n>', 'the Canvas shard (overrides GRADESTREAM_CANVAS_SHARD; default: the one the state store knows)')
+      .option('--dry-run', 'read and compare; fold and record nothing')
+      .option('--as <name>', 'who is asking (recorded in the history; default the user name)'),
+  ).action((opts: ReconcileOptions) => run((io) => reconcileCommand(opts, io)));
 
   const mappings = cli.command('mappings').description('SIS ids from the SIS side');
   shared(

@@ -25,6 +25,7 @@ import {
   type ScheduleStateRecord,
   type ScheduleStatus,
   type SyncStore,
+  type TargetLease,
 } from './store.js';
 import { totalRows, zeroHeld, zeroRowsBy, type HeldCounts, type HeldReason, type RowsBy } from './view.js';
 
@@ -248,6 +249,28 @@ export class SyncEngine {
   /** The SIS target a schedule delivers to. */
   targetOf(id: string): string {
     return this.resolve(this.schedule(id)).target;
+  }
+
+  /** Every SIS target the schedules deliver to, sorted: the order their locks are taken in. */
+  targets(): string[] {
+    return [...new Set(this.schedules.map((s) => this.resolve(s).target))].sort();
+  }
+
+  /**
+   * Holds the lock of every SIS target (in order, so that it cannot deadlock with a run, which holds
+   * one) until the release it resolves to: what is done meanwhile never overlaps a sync to any of them.
+   */
+  async exclusive(holder: string): Promise<() => Promise<void>> {
+    const leases: TargetLease[] = [];
+    try {
+      for (const target of this.targets()) leases.push(await this.sync.lockTarget(target, { timeoutMs: this.ctx.lockTimeoutMs, holder }));
+    } catch (err) {
+      await Promise.allSettled(leases.map((l) => l.release()));
+      throw err;
+    }
+    return async () => {
+      await Promise.allSettled(leases.map((l) => l.release()));
+    };
   }
 
   private async states(): Promise<Map<string, ScheduleStateRecord>> {
