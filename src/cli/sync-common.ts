@@ -3,6 +3,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { IntakeProblem } from '../intake/reasons.js';
 import { parseInstant } from '../intake/timestamps.js';
 import { openStore } from '../state/store.js';
+import { reconcilerFromConfig } from '../reconcile/schedule.js';
 import { SyncEngine, type HistoryEntry } from '../sync/engine.js';
 import { loadSchedules, type Schedule } from '../sync/schedules.js';
 import type { CliIo } from './io.js';
@@ -24,7 +25,7 @@ export async function withEngine<T>(opts: SyncCliOptions, io: CliIo, work: (engi
   const schedules = await schedulesOf(config);
   const store = await openStore(config.stateUrl);
   try {
-    const engine = await SyncEngine.open({ state: store, schedules, sinkUrl: config.sinkUrl });
+    const engine = await SyncEngine.open({ state: store, schedules, sinkUrl: config.sinkUrl, reconciler: reconcilerFromConfig(config, { store }) });
     try {
       return await work(engine);
     } finally {

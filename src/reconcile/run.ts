@@ -67,8 +67,6 @@ export function summaryOf(report: ReconcileReport, shard: string, scope: string)
 /** Runs one reconciliation, recorded unless a dry run; its history entry (null for a dry run) and report. */
 export async function runReconciliation(o: ReconcileRunOptions): Promise<{ entry: HistoryEntry | null; report: ReconcileReport | null; error?: unknown }> {
   const clock = o.clock ?? Date.now;
-  const scope = scopeOf(o);
-  const target = `canvas:${o.origin}`;
   const runId = o.dryRun
     ? null
     : await o.engine.sync.insertRun({
@@ -79,9 +77,19 @@ export async function runReconciliation(o: ReconcileRunOptions): Promise<{ entry
         scheduled_for: o.scheduledFor ?? null,
         started_at: clock(),
         status: 'running',
-        target,
-        scope,
+        target: `canvas:${o.origin}`,
+        scope: scopeOf(o),
       });
+  return executeReconciliation(o, runId);
+}
+
+/** Reads, compares and folds (unless a dry run), and finishes the run `runId` already in the history (null: a dry run). */
+export async function executeReconciliation(
+  o: Omit<ReconcileRunOptions, 'origin' | 'by' | 'trigger' | 'scheduleId' | 'scheduledFor'>,
+  runId: string | null,
+): Promise<{ entry: HistoryEntry | null; report: ReconcileReport | null; error?: unknown }> {
+  const clock = o.clock ?? Date.now;
+  const scope = scopeOf(o);
   let report: ReconcileReport | null = null;
   let error: unknown;
   try {
@@ -92,7 +100,7 @@ export async function runReconciliation(o: ReconcileRunOptions): Promise<{ entry
       courses: o.courses,
       account: o.account,
       term: o.term,
-      dryRun: o.dryRun,
+      dryRun: o.dryRun || runId === null,
       log: o.log,
       progress: o.progress,
       exclusive: () => o.engine.exclusive(`reconcile ${runId ?? 'dry run'} (pid ${process.pid})`),

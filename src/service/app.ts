@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { intakeMetrics } from '../metrics.js';
+import { reconcilerFromConfig, reconcileProblems } from '../reconcile/schedule.js';
 import { liveSources, type LiveSource } from '../sources/live.js';
 import { WebhookSource } from '../sources/webhook.js';
 import { webhookAuthenticator, webhookAuthSettings } from '../sources/webhook-auth.js';
@@ -65,6 +66,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // once: the settings (loadConfig), then both files.
   const authSettings = webhookAuthSettings(config);
   const { schedules, tokens } = await readConfigFiles(config);
+  const canvasProblems = reconcileProblems(schedules, config);
+  if (canvasProblems.length > 0) throw new ConfigError(canvasProblems);
 
   const store = await openStore(config.stateUrl);
   stateRecordsGauge(registry, store, log);
@@ -79,7 +82,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const maxFutureMs = config.maxFutureSeconds * 1000;
   const webhook = new WebhookSource({ store, auth: webhookAuthenticator(authSettings), log, metrics: intake, maxFutureMs });
-  const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log });
+  const reconciler = reconcilerFromConfig(config, { store, log, registry });
+  const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log, reconciler });
   let ready = false;
 
   const app = await httpApp(config, log, { store, registry, webhook, tokens, backend: adminBackend(scheduler, store), ready: () => ready }).catch(async (err: unknown) => {

@@ -11,7 +11,7 @@ import { observeRun, type SyncMetrics } from './metrics.js';
 import { nextRun, previousRun } from './next-run.js';
 import { refreshHeld } from './held.js';
 import { executeRun, recoverTarget, type RunContext, type RunPlan } from './run.js';
-import type { Schedule } from './schedules.js';
+import type { ReconcileWhat, Schedule } from './schedules.js';
 import {
   ALL_SCOPE,
   openSyncStore,
@@ -63,6 +63,19 @@ export interface SyncEngineOptions {
   lockTimeoutMs?: number;
   /** Candidates examined per page; default 1000. */
   pageSize?: number;
+  /** Runs the reconciliation schedules (src/reconcile/): none without Canvas configured. */
+  reconciler?: Reconciler;
+}
+
+/**
+ * What runs a reconciliation schedule's read (src/reconcile/schedule.ts): the run is in the history
+ * already (`runId`; null for a dry run, recorded nowhere); it finishes the run, and answers what the
+ * history keeps of it.
+ */
+export interface Reconciler {
+  /** The runs' target: `canvas:ORIGIN`. */
+  readonly target: string;
+  execute(what: ReconcileWhat, runId: string | null, engine: SyncEngine): Promise<unknown>;
 }
 
 /** A schedule as listed (GET /api/schedules, `schedules list`). Times are ISO UTC. */
@@ -74,9 +87,12 @@ export interface ScheduleView {
   status: ScheduleStatus;
   postedBy: string;
   rootAccountId: string | null;
-  /** The SIS target (sink URL without credentials) and the feed format. */
+  /** A sync, or a reconciliation with Canvas (then `reconcile` says what it reads, and it has no format). */
+  kind: RunKind;
+  /** The SIS target (sink URL without credentials) and the feed format; for a reconciliation, `canvas:ORIGIN`. */
   target: string;
-  format: FeedFormat;
+  format: FeedFormat | null;
+  reconcile?: ReconcileWhat;
   /** Who last paused or resumed it, and when (null: never). */
   status_changed_by: string | null;
   status_changed_at: string | null;
@@ -175,6 +191,8 @@ export function resendView(request: { selector: ResendSelector; id?: string | nu
 
 export class SyncEngine {
   readonly schedules: readonly Schedule[];
+  /** The schedules that deliver to an SIS target (not the reconciliations). */
+  private readonly syncSchedules: readonly Schedule[];
   private readonly clock: () => number;
   private readonly sinks = new Map<string, Sink>();
   private readonly resolved = new Map<string, Resolved>();
@@ -185,6 +203,7 @@ export class SyncEngine {
     readonly sync: SyncStore,
   ) {
     this.schedules = options.schedules;
+    this.syncSchedules = options.schedules.filter((s) => s.reconcile === undefined);
     this.clock = options.clock ?? Date.now;
     this.ctx = {
       state: options.state,
@@ -197,7 +216,7 @@ export class SyncEngine {
     };
     // Every schedule's sink is checked now, so a bad URL stops the start rather than a run at 2 am.
     const problems: string[] = [];
-    for (const s of this.schedules) {
+    for (const s of this.syncSchedules) {
       try {
         this.resolve(s);
       } catch (err) {
@@ -230,6 +249,7 @@ export class SyncEngine {
   }
 
   private resolve(s: Schedule): Resolved {
+    if (s.reconcile !== undefined) throw new UsageError(`schedule ${JSON.stringify(s.id)} is a reconciliation with Canvas: it delivers nothing`);
     let r = this.resolved.get(s.id);
     if (r !== undefined) return r;
     const url = s.sink ?? this.options.sinkUrl;
@@ -253,7 +273,7 @@ export class SyncEngine {
 
   /** Every SIS target the schedules deliver to, sorted: the order their locks are taken in. */
   targets(): string[] {
-    return [...new Set(this.schedules.map((s) => this.resolve(s).target))].sort();
+    return [...new Set(this.syncSchedules.map((s) => this.resolve(s).target))].sort();
   }
 
   /**
@@ -278,8 +298,7 @@ export class SyncEngine {
   }
 
   private view(s: Schedule, state: ScheduleStateRecord | undefined, now: number): ScheduleView {
-    const r = this.resolve(s);
-    return {
+    const common = {
       id: s.id,
       hourOfDay: s.hourOfDay,
       timeZone: s.timeZone,
@@ -287,11 +306,25 @@ export class SyncEngine {
       status: state?.status ?? 'enabled',
       postedBy: s.postedBy,
       rootAccountId: s.rootAccountId ?? null,
-      target: r.target,
-      format: s.format,
-      status_changed_by: state?.changed_by ?? null,
-      status_changed_at: iso(state?.changed_at ?? null),
     };
+    const changed = { status_changed_by: state?.changed_by ?? null, status_changed_at: iso(state?.changed_at ?? null) };
+    if (s.reconcile !== undefined) return { ...common, kind: 'reconcile', target: this.reconcileTarget(), format: null, reconcile: s.reconcile, ...changed };
+    return { ...common, kind: 'sync', target: this.resolve(s).target, format: s.format, ...changed };
+  }
+
+  private reconcileTarget(): string {
+    return this.options.reconciler?.target ?? 'canvas:';
+  }
+
+  /** Where a schedule's runs go in the history: its SIS target and scope, or Canvas and what it reads. */
+  private runTarget(s: Schedule): { kind: RunKind; target: string; scope: string } {
+    if (s.reconcile === undefined) {
+      const r = this.resolve(s);
+      return { kind: 'sync', target: r.target, scope: r.scope };
+    }
+    const w = s.reconcile;
+    const scope = w.account === undefined ? `courses:${(w.courses ?? []).join(',')}` : w.term === undefined ? `account:${w.account}` : `account:${w.account}/term:${w.term}`;
+    return { kind: 'reconcile', target: this.reconcileTarget(), scope };
   }
 
   async list(now = this.clock()): Promise<ScheduleView[]> {
@@ -337,29 +370,40 @@ export class SyncEngine {
 
   /** Run now (SPEC §4): whatever the status; recorded with who asked (trigger manual). */
   async runSchedule(id: string, options: RunOptions): Promise<HistoryEntry> {
-    if (options.dryRun) return this.dryRun(this.resolve(this.schedule(id)), requireWho(options.by));
+    const s = this.schedule(id);
+    if (options.dryRun) return s.reconcile === undefined ? this.dryRun(this.resolve(s), requireWho(options.by)) : this.reconcileDryRun(s, requireWho(options.by));
     return (await this.startRun(id, options.by)).done;
   }
 
   /** Run now, once its history entry exists: its id, and the run going on (`done`). */
   async startRun(id: string, by: string): Promise<{ runId: string; done: Promise<HistoryEntry> }> {
-    const r = this.resolve(this.schedule(id));
+    const s = this.schedule(id);
     const who = requireWho(by);
     const runId = await this.sync.insertRun({
+      ...this.runTarget(s),
       schedule_id: id,
       trigger: 'manual',
       triggered_by: who,
       scheduled_for: null,
       started_at: this.clock(),
       status: 'running',
-      target: r.target,
-      scope: r.scope,
     });
-    return { runId: runId!, done: this.execute(r, runId!) };
+    return { runId: runId!, done: this.execute(s, runId!) };
   }
 
-  private async execute(r: Resolved, runId: string): Promise<HistoryEntry> {
-    await executeRun(this.ctx, r.plan, runId, r.target);
+  private async execute(s: Schedule, runId: string): Promise<HistoryEntry> {
+    if (s.reconcile === undefined) {
+      const r = this.resolve(s);
+      await executeRun(this.ctx, r.plan, runId, r.target);
+    } else if (this.options.reconciler === undefined) {
+      const error = 'Canvas is not configured: set GRADESTREAM_CANVAS_URL and GRADESTREAM_CANVAS_TOKEN';
+      await this.sync.finishRun(runId, { status: 'failed', finished_at: this.clock(), error });
+    } else {
+      await this.options.reconciler.execute(s.reconcile, runId, this).catch(async (err: unknown) => {
+        // What the reconciler could not record itself.
+        await this.sync.finishRun(runId, { status: 'failed', finished_at: this.clock(), error: err instanceof Error ? err.message : String(err) });
+      });
+    }
     const run = await this.sync.getRun(runId);
     if (run === null) throw new Error(`run ${runId} vanished from the history`);
     const entry = historyEntry(run);
@@ -375,9 +419,36 @@ export class SyncEngine {
       });
     }
     const log = this.options.logger;
-    if (run.status === 'succeeded') log?.info({ run: run.id, schedule: run.schedule_id, rows: entry.rows, batch: entry.batch }, 'sync run succeeded');
-    else log?.warn({ run: run.id, schedule: run.schedule_id, status: run.status, error: run.error }, 'sync run did not succeed');
+    if (run.status === 'succeeded') log?.info({ run: run.id, schedule: run.schedule_id, rows: entry.rows, batch: entry.batch }, `${run.kind} run succeeded`);
+    else log?.warn({ run: run.id, schedule: run.schedule_id, status: run.status, error: run.error }, `${run.kind} run did not succeed`);
     return entry;
+  }
+
+  /** A reconciliation's dry run: read and compared, nothing folded or recorded. */
+  private async reconcileDryRun(s: Schedule, who: string): Promise<HistoryEntry> {
+    const startedAt = this.clock();
+    if (this.options.reconciler === undefined) throw new UsageError('Canvas is not configured: set GRADESTREAM_CANVAS_URL and GRADESTREAM_CANVAS_TOKEN');
+    const report = await this.options.reconciler.execute(s.reconcile!, null, this);
+    const { target } = this.runTarget(s);
+    return {
+      id: null,
+      kind: 'reconcile',
+      schedule: s.id,
+      trigger: 'manual',
+      triggered_by: who,
+      scheduled_for: null,
+      started_at: iso(startedAt)!,
+      finished_at: iso(this.clock())!,
+      status: 'dry_run',
+      rows: 0,
+      rows_by: zeroRowsBy(),
+      held: zeroHeld(),
+      batch: null,
+      batch_id: null,
+      target,
+      error: null,
+      reconcile: report,
+    };
   }
 
   private async dryRun(r: Resolved, who: string): Promise<HistoryEntry> {
@@ -417,16 +488,15 @@ export class SyncEngine {
    * Null when the occurrence was already claimed.
    */
   async runOccurrence(id: string, occurrence: number, trigger: 'scheduled' | 'catch_up'): Promise<HistoryEntry | null> {
-    const r = this.resolve(this.schedule(id));
+    const s = this.schedule(id);
     const status = (await this.states()).get(id)?.status ?? 'enabled';
     const now = this.clock();
     const base = {
+      ...this.runTarget(s),
       schedule_id: id,
-      triggered_by: r.schedule.postedBy,
+      triggered_by: s.postedBy,
       scheduled_for: occurrence,
       started_at: now,
-      target: r.target,
-      scope: r.scope,
     };
     if (status === 'suspended') {
       const runId = await this.sync.insertRun({ ...base, trigger: 'scheduled', status: 'skipped', finished_at: now });
@@ -437,7 +507,7 @@ export class SyncEngine {
     }
     const runId = await this.sync.insertRun({ ...base, trigger, status: 'running' });
     if (runId === null) return null;
-    return this.execute(r, runId);
+    return this.execute(s, runId);
   }
 
   /**
@@ -487,7 +557,7 @@ export class SyncEngine {
   /** Delivers again, and acknowledges, batches that runs interrupted by a crash left pending. */
   async recoverPending(): Promise<void> {
     const byTarget = new Map<string, Resolved>();
-    for (const s of this.schedules) {
+    for (const s of this.syncSchedules) {
       const r = this.resolve(s);
       if (!byTarget.has(r.target)) byTarget.set(r.target, r);
     }
@@ -515,7 +585,7 @@ export class SyncEngine {
     if (request.id != null && !/^(0|[1-9][0-9]{0,18})$/.test(request.id)) {
       throw new UsageError(`${JSON.stringify(request.id)} is not a canonical (global) ${request.selector} id`);
     }
-    const targets = request.target !== undefined ? [request.target] : [...new Set(this.schedules.map((s) => this.resolve(s).target))];
+    const targets = request.target !== undefined ? [request.target] : this.targets();
     const records: ResendRecord[] = [];
     for (const target of targets) {
       records.push(
@@ -543,7 +613,7 @@ export class SyncEngine {
   async held(filter: { schedule?: string; reason?: HeldReason; limit: number }): Promise<HeldView[]> {
     const r = filter.schedule === undefined ? undefined : this.resolve(this.schedule(filter.schedule));
     // A target with an unscoped schedule is refreshed whole, once; else each of its scopes.
-    const wanted = r === undefined ? this.schedules.map((s) => this.resolve(s)) : [r];
+    const wanted = r === undefined ? this.syncSchedules.map((s) => this.resolve(s)) : [r];
     const scopes = new Map<string, Set<string>>();
     for (const w of wanted) scopes.set(w.target, (scopes.get(w.target) ?? new Set()).add(w.scope));
     for (const [target, set] of scopes) {
@@ -555,9 +625,11 @@ export class SyncEngine {
     return rows.map((h) => ({ ...h, since: iso(h.since)!, changed_at: iso(h.changed_at)! }));
   }
 
-  /** Held rows by reason in a schedule's target and scope. */
-  heldCounts(id: string): Promise<HeldCounts> {
-    const r = this.resolve(this.schedule(id));
+  /** Held rows by reason in a schedule's target and scope (none for a reconciliation). */
+  async heldCounts(id: string): Promise<HeldCounts> {
+    const s = this.schedule(id);
+    if (s.reconcile !== undefined) return zeroHeld();
+    const r = this.resolve(s);
     return this.sync.heldCounts(r.target, r.scope);
   }
 }

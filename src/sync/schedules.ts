@@ -27,10 +27,24 @@ const EXPECTED: Record<string, string> = {
   rootAccountId: 'a decimal Canvas root account id',
   sink: 'file:DIR, s3://bucket/prefix or https://…',
   format: 'one of csv, jsonl, oneroster',
+  reconcile: '{courses: [ID, …]} or {account: ID, term: ID (optional)}: what a reconciliation with Canvas reads',
 };
 
 /** Fields whose checks word their own message (naming the value), kept as they are. */
-const OWN_MESSAGE = new Set(['rootAccountId', 'sink']);
+const OWN_MESSAGE = new Set(['rootAccountId', 'sink', 'reconcile']);
+
+const canvasId = z.union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]).transform((v) => String(v)).pipe(z.string().regex(/^[0-9]{1,19}$/));
+
+/**
+ * A reconciliation with Canvas (SPEC §8), instead of a sync: the courses, or an account's courses (of
+ * one term), read from Canvas's REST API at the schedule's hour.
+ */
+const reconcile = z
+  .strictObject({ courses: z.array(canvasId).min(1).optional(), account: canvasId.optional(), term: canvasId.optional() })
+  .superRefine((r, ctx) => {
+    if ((r.courses !== undefined) === (r.account !== undefined)) ctx.addIssue({ code: 'custom', message: 'give courses or account, not both' });
+    if (r.term !== undefined && r.account === undefined) ctx.addIssue({ code: 'custom', message: 'term needs account' });
+  });
 
 const rootAccountId = z.unknown().transform((value, ctx) => {
   try {
@@ -69,8 +83,18 @@ export function scheduleSchema(defaultTimeZone = 'UTC') {
     /** Overrides GRADESTREAM_SINK_URL for this schedule. */
     sink: sink.optional(),
     format: FeedFormat.default('csv'),
+    /** Makes the schedule a reconciliation with Canvas rather than a sync (no sink, format or scope). */
+    reconcile: reconcile.optional(),
+  }).superRefine((s, ctx) => {
+    if (s.reconcile === undefined) return;
+    for (const key of ['rootAccountId', 'sink'] as const) {
+      if (s[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['reconcile'], message: `a reconciliation sends nothing: ${key} does not apply` });
+    }
   });
 }
+
+/** What a reconciliation schedule reads. */
+export type ReconcileWhat = NonNullable<Schedule['reconcile']>;
 
 export type Schedule = z.output<ReturnType<typeof scheduleSchema>>;
 

@@ -106,7 +106,7 @@ describe('gradestream reconcile', () => {
     standin.now += 60_000;
     const r = await reconcileJson(state, ['--course', String(course.id)]);
     expect(r.doc!['drift'].assignment.changed).toBe(1);
-    expect((await sync(state)).rows_by.assignment.upsert).toBe(1);
+    expect((await sync(state)).rows_by['assignment']!.upsert).toBe(1);
   });
 
   it('a live event newer than the read wins; one older is stale', async () => {

@@ -86,6 +86,7 @@ describe('gradestream sync and friends', () => {
         status: 'enabled',
         postedBy: 'Ada Admin',
         rootAccountId: null,
+        kind: 'sync',
         target: `file:${outbox}`,
         format: 'csv',
         status_changed_by: null,

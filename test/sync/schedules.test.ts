@@ -85,7 +85,7 @@ schedules:
       'schedules.yaml: schedule #4 ("scoped"): rootAccountId: a number above 2^53 − 1 cannot be read exactly: write the id in quotes',
       'schedules.yaml: schedule #4 ("scoped"): sink: "http://sis.example.edu/in": plain http:// is allowed only to localhost; use https://',
       'schedules.yaml: schedule #4 ("scoped"): format: "xml" is not one of csv, jsonl, oneroster',
-      'schedules.yaml: schedule #4 ("scoped"): unknown key "hourofday" (expected id, hourOfDay, timeZone, postedBy, rootAccountId, sink, format)',
+      'schedules.yaml: schedule #4 ("scoped"): unknown key "hourofday" (expected id, hourOfDay, timeZone, postedBy, rootAccountId, sink, format, reconcile)',
       expect.stringMatching(/^schedules\.yaml: schedule #5: expected a mapping of id, hourOfDay/),
     ]);
   });
