@@ -284,6 +284,11 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
     return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as StateCounts;
   }
 
+  async assignmentNames(ids: readonly string[]): Promise<Map<string, string>> {
+    const result = await this.withClient((c) => c.query('SELECT assignment_id::text AS id, name FROM assignment_names WHERE assignment_id = ANY($1::bigint[])', [ids]));
+    return new Map((result.rows as Raw[]).map((r) => [r['id'] as string, r['name'] as string]));
+  }
+
   async shards(): Promise<string[]> {
     const result = await this.withClient((c) =>
       c.query(`SELECT DISTINCT root_account_id / 10000000000000 AS shard FROM course_root_accounts WHERE root_account_id >= 10000000000000 ORDER BY shard`),

@@ -118,6 +118,15 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
     return counts;
   }
 
+  async assignmentNames(ids: readonly string[]): Promise<Map<string, string>> {
+    const stmt = this.db.prepare(`SELECT assignment_id, name FROM assignment_names WHERE assignment_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`);
+    const names = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      for (const r of stmt.all(JSON.stringify(ids.slice(i, i + 10_000))) as Raw[]) names.set(String(r['assignment_id']), r['name'] as string);
+    }
+    return names;
+  }
+
   async shards(): Promise<string[]> {
     const rows = this.db
       .prepare(`SELECT DISTINCT root_account_id / 10000000000000 AS shard FROM course_root_accounts WHERE root_account_id >= 10000000000000 ORDER BY shard`)

@@ -80,6 +80,8 @@ export interface StateStore {
   inspect(studentId: string, courseId?: string): Promise<StudentState>;
   /** The record rows of one course (assignment scores, course scores, overrides), as stored. */
   courseRows(courseId: string): Promise<CourseRows>;
+  /** The names the store knows of these assignments (canonical ids), by id. */
+  assignmentNames(ids: readonly string[]): Promise<Map<string, string>>;
   /**
    * The whole state as canonical text, every table sorted by key: byte-identical for the same set of
    * events whatever their order, duplication, batching or backend. Leaves out what depends on arrival

@@ -81,6 +81,8 @@ class BatchWriter {
     private readonly sync: SyncStore,
     private readonly batchId: string,
     format: FeedFormat,
+    /** The names of assignments (OneRoster's titles), read once the rows are all in. */
+    private readonly names: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>,
   ) {
     this.encoder = feedEncoder(format);
   }
@@ -105,6 +107,8 @@ class BatchWriter {
 
   /** The rest of the file (a CSV header, a whole OneRoster zip), in pieces; then every write is done. */
   async finish(): Promise<void> {
+    const titled = this.encoder.titled?.() ?? [];
+    if (titled.length > 0) this.encoder.titles?.(await this.names(titled));
     const rest = this.encoder.end();
     for (let at = 0; at < rest.length; at += PIECE_BYTES) await this.append([], rest.subarray(at, at + PIECE_BYTES));
     await this.writing;
@@ -228,7 +232,7 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
       queue_mark: queueMark,
       created_at: createdAt,
     });
-    const building = (writer = new BatchWriter(ctx.sync, batchId, plan.format));
+    const building = (writer = new BatchWriter(ctx.sync, batchId, plan.format, (ids) => ctx.state.assignmentNames(ids)));
     summary = await computeDelta(
       ctx.sync,
       { runId, target, scope: plan.scope, from, to: watermark, queueMark, pageSize: ctx.pageSize ?? DEFAULT_PAGE_SIZE },

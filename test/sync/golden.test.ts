@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeCsv, encodeJsonl, oneRosterFiles, PIECE_BYTES, zipOneRoster } from '../../src/sinks/formats/index.js';
 import type { FeedRow } from '../../src/sync/feed-row.js';
@@ -103,6 +104,19 @@ describe.each(backends)('JSON Lines and OneRoster batches ($name)', (backend) =>
   });
   afterEach(async () => {
     await t.cleanup();
+  });
+
+  it('OneRoster line items are titled with the assignment names Canvas gave (by an event or a reconciliation)', async () => {
+    await fold(t.store, grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, name: 'Essay 1' }), grade('2026-03-01T10:00:00Z', { assignment: A3, student: S1 }));
+    await t.store.apply({ records: [grade('2026-03-01T10:00:00Z', { assignment: A2, student: S1 })], quarantine: [], mappings: [{ table: 'assignment_names', key: A2, value: 'Quiz "2", part b', instant: Date.parse('2026-03-02T00:00:00Z') }] });
+    const dir = tempDir('oneroster-titles');
+    const sync = await engine(t.store, `- {id: or, hourOfDay: 2, postedBy: Ada, format: oneroster, sink: "file:${dir}"}`, 'file:./unused');
+    const entry = await sync.runSchedule('or', { by: 'Grace' });
+    expect(entry).toMatchObject({ status: 'succeeded', rows: 3 });
+    const lineItems = Buffer.from(unzipSync(readFileSync(entry.batch!))['lineItems.csv']!).toString('utf8').split('\r\n');
+    expect(lineItems.find((l) => l.startsWith(`li-${A1},`))).toContain(',Essay 1,');
+    expect(lineItems.find((l) => l.startsWith(`li-${A2},`))).toContain(',"Quiz ""2"", part b",');
+    expect(lineItems.find((l) => l.startsWith(`li-${A3},`))).toContain(`,Assignment ${A3},`);
   });
 
   it('carry the same rows as the CSV, in pieces across more than 1 MiB, byte for byte as the encoders write them', async () => {

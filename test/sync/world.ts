@@ -45,6 +45,8 @@ export interface GradeFields {
   points?: number | null;
   muted?: boolean | null;
   complete?: boolean | null;
+  /** the assignment's name the event carries */
+  name?: string;
 }
 
 const meta = (course: string, courseSis: string | null | undefined, root = ROOT_OF[course]) => ({
@@ -70,6 +72,7 @@ export function grade(at: string, f: GradeFields): NormalisedEvent {
         muted: f.muted === undefined ? false : f.muted,
         grading_complete: f.complete === undefined ? true : f.complete,
         submission_id: '21070000000011086',
+        ...(f.name === undefined ? {} : { assignment_name: f.name }),
       },
       meta(course, f.courseSis, f.root),
     ),

@@ -16,6 +16,10 @@ export interface FeedEncoder {
   take(min: number): Uint8Array | null;
   /** The rest of the file (the header alone for a CSV without rows). */
   end(): Uint8Array;
+  /** The assignments whose names the file shows (OneRoster's line item titles), to be given before end(). */
+  titled?(): string[];
+  /** Their names, by assignment id (absent: a title derived from the id). */
+  titles?(names: ReadonlyMap<string, string>): void;
 }
 
 /** Pieces of about this size are handed on: large writes, little memory. */
@@ -74,6 +78,15 @@ class LineEncoder implements FeedEncoder {
 
 class OneRosterEncoder implements FeedEncoder {
   private readonly rows: FeedRow[] = [];
+  private names: ReadonlyMap<string, string> = new Map();
+
+  titled(): string[] {
+    return [...new Set(this.rows.flatMap((r) => (r.assignment_id === null ? [] : [r.assignment_id])))];
+  }
+
+  titles(names: ReadonlyMap<string, string>): void {
+    this.names = names;
+  }
 
   push(row: FeedRow): void {
     checkOrder(this.rows[this.rows.length - 1], row);
@@ -85,7 +98,7 @@ class OneRosterEncoder implements FeedEncoder {
   }
 
   end(): Uint8Array {
-    return zipOneRoster(oneRosterFiles(this.rows));
+    return zipOneRoster(oneRosterFiles(this.rows, this.names));
   }
 }
 

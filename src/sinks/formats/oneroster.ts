@@ -12,8 +12,9 @@ import { encodeLinesSync } from './lines.js';
  * ids, since those are the SIS's own sourcedIds. sourcedIds of our own objects derive from canonical
  * Canvas ids, so a re-sent row updates the same result instead of adding one.
  *
- * Canvas grade events carry no assignment titles, dates or categories: title is derived from the id,
- * and assignDate, dueDate, categorySourcedId and gradingPeriodSourcedId are left empty.
+ * An assignment's title is its name as Canvas last told it (grade_change's assignment_name, or a
+ * reconciliation), else derived from its id. Canvas grade events carry no dates or categories:
+ * assignDate, dueDate, categorySourcedId and gradingPeriodSourcedId are left empty.
  */
 
 export const LINE_ITEM_COLUMNS = [
@@ -94,7 +95,7 @@ function resultLine(row: FeedRow): string {
   ]);
 }
 
-function lineItemLine(row: FeedRow): string {
+function lineItemLine(row: FeedRow, titles: ReadonlyMap<string, string>): string {
   const course = row.record_type === 'course';
   return csvLine([
     lineItemSourcedId(row),
@@ -103,7 +104,7 @@ function lineItemLine(row: FeedRow): string {
     formatInstant(row.changed_at),
     course
       ? `Course grade${row.grading_period_id === null ? '' : ` (grading period ${row.grading_period_id})`}`
-      : `Assignment ${row.assignment_id}`,
+      : (titles.get(row.assignment_id!) ?? `Assignment ${row.assignment_id}`),
     '',
     '',
     '',
@@ -131,7 +132,7 @@ function compareLineItems(a: FeedRow, b: FeedRow): number {
  * from its most recently changed row (the first such row on a tie) and that row's instant as
  * dateLastModified.
  */
-export function oneRosterFiles(rows: readonly FeedRow[]): { name: string; bytes: Uint8Array }[] {
+export function oneRosterFiles(rows: readonly FeedRow[], titles: ReadonlyMap<string, string> = new Map()): { name: string; bytes: Uint8Array }[] {
   const latest = new Map<string, FeedRow>();
   for (const row of rows) {
     const id = lineItemSourcedId(row);
@@ -142,7 +143,7 @@ export function oneRosterFiles(rows: readonly FeedRow[]): { name: string; bytes:
   const encoder = new TextEncoder();
   return [
     { name: 'manifest.csv', bytes: encoder.encode(csvLine(['propertyName', 'value']) + MANIFEST.map((entry) => csvLine(entry)).join('')) },
-    { name: 'lineItems.csv', bytes: encoder.encode(csvLine(LINE_ITEM_COLUMNS) + items.map(lineItemLine).join('')) },
+    { name: 'lineItems.csv', bytes: encoder.encode(csvLine(LINE_ITEM_COLUMNS) + items.map((row) => lineItemLine(row, titles)).join('')) },
     { name: 'results.csv', bytes: encodeLinesSync(csvLine(RESULT_COLUMNS), rows, resultLine) },
   ];
 }
