@@ -6,6 +6,7 @@ import { openStore } from '../../src/state/store.js';
 import { COURSE_SIS_IDS, STUDENT_SIS_IDS } from '../../src/state/tables.js';
 import { cli } from '../support/cli.js';
 import { courseGradeChange, gradeChange, IDS, line } from '../support/grades.js';
+import { random } from '../support/hostile.js';
 import { tempDir } from '../sync/world.js';
 
 /** `gradestream mappings import` (issue 14): SIS ids from Canvas provisioning reports. */
@@ -116,5 +117,24 @@ describe('a report clears student_unmapped holds', () => {
     // (The documentation's example puts its root account in shard 1 and its course in 2107.)
     expect((await cli(['mappings', 'import', report, '--state', state, '--canvas-shard', '2107'], '', env)).code).toBe(0);
     expect(JSON.stringify(await held())).not.toContain('student_unmapped');
+  });
+});
+
+describe('hostile provisioning reports', () => {
+  it('300 seeded broken files: every one ends with exit 0, 1 or 2 and a one-line reason, never a crash', async () => {
+    const rnd = random(14);
+    const int = (n: number) => Math.floor(rnd() * n);
+    const pieces = ['canvas_user_id', 'user_id', ',', '"', '""', '\r\n', '\n', '\u0000', '\ufeff', 'é', '\ud800', '12', '-3', 'x'.repeat(5000), '99999999999999999999', ' '];
+    const state = fresh();
+    for (let i = 0; i < 300; i++) {
+      const header = rnd() < 0.7 ? 'canvas_user_id,user_id\n' : '';
+      const body = Array.from({ length: int(40) }, () => pieces[int(pieces.length)]).join('');
+      const bytes = rnd() < 0.1 ? Buffer.from(Array.from({ length: int(200) }, () => int(256))) : Buffer.from(header + body);
+      const r = await cli(['mappings', 'import', '-', '--state', state, '--canvas-shard', '2107', '--json'], bytes);
+      expect([0, 1, 2], `file ${i}: ${r.stderr}`).toContain(r.code);
+      if (r.code === 2) expect(r.stderr).toMatch(/^gradestream: [^\n]+\n$/);
+      else expect(() => JSON.parse(r.stdout), `file ${i}`).not.toThrow();
+      expect(r.stderr).not.toMatch(/TypeError|RangeError|at .*\.ts:/);
+    }
   });
 });
