@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import { historyEntry, type HistoryEntry, type SyncEngine } from '../sync/engine.js';
+import { reconcileScope } from '../sync/schedules.js';
 import type { RunTrigger } from '../sync/store.js';
 import type { DriftByType } from './drift.js';
 import { reconcile, type CanvasReader, type ReconcileReport } from './reconcile.js';
@@ -42,10 +43,6 @@ export interface ReconcileSummary {
   per_course: { course: string; course_id: string | null; status: string; error?: string; drift: DriftByType; skipped: number }[];
 }
 
-export function scopeOf(s: ReconcileScope): string {
-  if (s.account !== undefined) return s.term === undefined ? `account:${s.account}` : `account:${s.account}/term:${s.term}`;
-  return `courses:${(s.courses ?? []).join(',')}`;
-}
 
 export function summaryOf(report: ReconcileReport, shard: string, scope: string): ReconcileSummary {
   return {
@@ -78,7 +75,7 @@ export async function runReconciliation(o: ReconcileRunOptions): Promise<{ entry
         started_at: clock(),
         status: 'running',
         target: `canvas:${o.origin}`,
-        scope: scopeOf(o),
+        scope: reconcileScope(o),
       });
   return executeReconciliation(o, runId);
 }
@@ -89,7 +86,7 @@ export async function executeReconciliation(
   runId: string | null,
 ): Promise<{ entry: HistoryEntry | null; report: ReconcileReport | null; error?: unknown }> {
   const clock = o.clock ?? Date.now;
-  const scope = scopeOf(o);
+  const scope = reconcileScope(o);
   let report: ReconcileReport | null = null;
   let error: unknown;
   try {

@@ -11,7 +11,7 @@ import { observeRun, type SyncMetrics } from './metrics.js';
 import { nextRun, previousRun } from './next-run.js';
 import { refreshHeld } from './held.js';
 import { executeRun, recoverTarget, type RunContext, type RunPlan } from './run.js';
-import type { ReconcileWhat, Schedule } from './schedules.js';
+import { reconcileScope, type ReconcileWhat, type Schedule } from './schedules.js';
 import {
   ALL_SCOPE,
   openSyncStore,
@@ -322,9 +322,7 @@ export class SyncEngine {
       const r = this.resolve(s);
       return { kind: 'sync', target: r.target, scope: r.scope };
     }
-    const w = s.reconcile;
-    const scope = w.account === undefined ? `courses:${(w.courses ?? []).join(',')}` : w.term === undefined ? `account:${w.account}` : `account:${w.account}/term:${w.term}`;
-    return { kind: 'reconcile', target: this.reconcileTarget(), scope };
+    return { kind: 'reconcile', target: this.reconcileTarget(), scope: reconcileScope(s.reconcile) };
   }
 
   async list(now = this.clock()): Promise<ScheduleView[]> {
@@ -429,10 +427,14 @@ export class SyncEngine {
     const startedAt = this.clock();
     if (this.options.reconciler === undefined) throw new UsageError('Canvas is not configured: set GRADESTREAM_CANVAS_URL and GRADESTREAM_CANVAS_TOKEN');
     const report = await this.options.reconciler.execute(s.reconcile!, null, this);
-    const { target } = this.runTarget(s);
+    return { ...this.dryRunEntry(s, 'reconcile', who, startedAt, zeroRowsBy(), zeroHeld()), reconcile: report };
+  }
+
+  /** A dry run as a history entry: recorded nowhere (no id), what it found in `rows_by` and `held`. */
+  private dryRunEntry(s: Schedule, kind: RunKind, who: string, startedAt: number, rowsBy: RowsBy, held: HeldCounts): HistoryEntry {
     return {
       id: null,
-      kind: 'reconcile',
+      kind,
       schedule: s.id,
       trigger: 'manual',
       triggered_by: who,
@@ -440,14 +442,13 @@ export class SyncEngine {
       started_at: iso(startedAt)!,
       finished_at: iso(this.clock())!,
       status: 'dry_run',
-      rows: 0,
-      rows_by: zeroRowsBy(),
-      held: zeroHeld(),
+      rows: totalRows(rowsBy),
+      rows_by: rowsBy,
+      held,
       batch: null,
       batch_id: null,
-      target,
+      target: this.runTarget(s).target,
       error: null,
-      reconcile: report,
     };
   }
 
@@ -462,24 +463,7 @@ export class SyncEngine {
       { runId, target: r.target, scope: r.scope, from, to: watermark, queueMark, pageSize: this.options.pageSize },
       { page: async () => undefined },
     );
-    return {
-      id: null,
-      kind: 'sync',
-      schedule: r.schedule.id,
-      trigger: 'manual',
-      triggered_by: who,
-      scheduled_for: null,
-      started_at: iso(startedAt)!,
-      finished_at: iso(this.clock())!,
-      status: 'dry_run',
-      rows: summary.row_count,
-      rows_by: summary.rows_by,
-      held: summary.held,
-      batch: null,
-      batch_id: null,
-      target: r.target,
-      error: null,
-    };
+    return this.dryRunEntry(r.schedule, 'sync', who, startedAt, summary.rows_by, summary.held);
   }
 
   /**

@@ -96,6 +96,12 @@ export function scheduleSchema(defaultTimeZone = 'UTC') {
 /** What a reconciliation schedule reads. */
 export type ReconcileWhat = NonNullable<Schedule['reconcile']>;
 
+/** What a reconciliation reads, as its runs' scope in the history: `courses:1,2`, `account:1`, `account:1/term:7`. */
+export function reconcileScope(w: { courses?: readonly string[]; account?: string; term?: string }): string {
+  if (w.account !== undefined) return w.term === undefined ? `account:${w.account}` : `account:${w.account}/term:${w.term}`;
+  return `courses:${(w.courses ?? []).join(',')}`;
+}
+
 export type Schedule = z.output<ReturnType<typeof scheduleSchema>>;
 
 export interface ScheduleFileOptions {
