@@ -113,7 +113,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
   if (fatal !== undefined) throw fatal;
-  report.courses.sort((a, b) => queue.findIndex((q) => q.id === a.course) - queue.findIndex((q) => q.id === b.course));
+  // In the order asked (they finish in any order).
+  const order = new Map(queue.map((q, i) => [q.id, i]));
+  report.courses.sort((a, b) => order.get(a.course)! - order.get(b.course)!);
   return report;
 }
 
