@@ -1,14 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
-import { parseInstant } from '../intake/timestamps.js';
-import { IntakeProblem } from '../intake/reasons.js';
 import { readProvisioningReport, type BadRow } from '../reconcile/provisioning.js';
 import { canvasShard } from '../reconcile/shard.js';
 import { openStore, type TaughtMapping } from '../state/store.js';
 import { checkReadable } from './lines.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { commandConfig, type SharedOptions } from './options.js';
+import { instantOption } from './sync-common.js';
 
 export interface MappingsImportOptions extends SharedOptions {
   canvasShard?: string;
@@ -30,7 +28,7 @@ const LISTED = 100;
  */
 export async function mappingsImport(file: string, opts: MappingsImportOptions, io: CliIo): Promise<number> {
   const config = commandConfig(opts, io, { canvasShard: opts.canvasShard });
-  const asOf = opts.asOf === undefined ? undefined : instantOf(opts.asOf);
+  const asOf = opts.asOf === undefined ? undefined : instantOption('--as-of', opts.asOf, 0);
   await checkReadable([file]);
   const instant = asOf ?? (file === '-' ? Date.now() : (await stat(file)).mtimeMs);
   const store = await openStore(config.stateUrl);
@@ -73,13 +71,4 @@ export async function mappingsImport(file: string, opts: MappingsImportOptions, 
     );
   }
   return counts.invalid > 0 ? EXIT.failed : EXIT.ok;
-}
-
-function instantOf(iso: string): number {
-  try {
-    return parseInstant(iso, '--as-of');
-  } catch (err) {
-    if (err instanceof IntakeProblem) throw new UsageError(err.detail);
-    throw err;
-  }
 }

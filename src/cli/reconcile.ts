@@ -1,14 +1,14 @@
 import { userInfo } from 'node:os';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { runReconciliation, summaryOf } from '../reconcile/run.js';
+import { runReconciliation } from '../reconcile/run.js';
 import { canvasShard } from '../reconcile/shard.js';
 import { CanvasApi } from '../sources/canvas/api.js';
 import { CanvasClient } from '../sources/canvas/client.js';
 import { canvasReader } from '../sources/canvas/reader.js';
 import { openStore } from '../state/store.js';
 import { SyncEngine } from '../sync/engine.js';
-import { loadSchedules, reconcileScope } from '../sync/schedules.js';
+import { loadSchedules } from '../sync/schedules.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { commandConfig, type SharedOptions } from './options.js';
 
@@ -50,7 +50,7 @@ export async function reconcileCommand(opts: ReconcileOptions, io: CliIo): Promi
     try {
       const skipped: string[] = [];
       const reader = canvasReader(new CanvasApi(client), { onRejected: (course, what, item) => skipped.push(`${course} ${what} #${item.index}: ${item.problem}`) });
-      const { entry, report, error } = await runReconciliation({
+      const { entry, summary, error } = await runReconciliation({
         engine,
         store,
         reader,
@@ -66,8 +66,7 @@ export async function reconcileCommand(opts: ReconcileOptions, io: CliIo): Promi
         log,
         progress: (done, total) => io.stderr.write(`reconcile: ${done}${total === undefined ? '' : `/${total}`} course${total === 1 ? '' : 's'} done\n`),
       });
-      if (error !== undefined) throw error;
-      const summary = summaryOf(report!, shard, reconcileScope({ courses, account: opts.account, term: opts.term }));
+      if (summary === null) throw error; // nothing was read: it failed before (a refused token)
       const stats = { ...client.stats, seconds: Math.round((Date.now() - started) / 100) / 10 };
       if (opts.json) writeJson(io, { id: entry?.id ?? null, status: entry?.status ?? 'dry_run', dry_run: opts.dryRun === true, ...summary, canvas: stats, rejected: skipped });
       else {

@@ -70,6 +70,13 @@ export function canonicalId(id: string, shard: string | null, path: string): str
   return global;
 }
 
+/** A required id field in its canonical global form in `shard` (Canvas's REST API and reports give local ids). */
+export function readGlobalId(value: unknown, shard: string, path: string): string {
+  const local = readId(value, path);
+  if (local === null) throw new IntakeProblem('invalid_field', `${path}: required but absent or null`);
+  return canonicalId(local, shard, path);
+}
+
 /** Exact comparison of two canonical ids (numeric order, for sorting feed rows). */
 export function compareIds(a: string, b: string): number {
   if (a.length !== b.length) return a.length < b.length ? -1 : 1;

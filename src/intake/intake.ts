@@ -43,7 +43,9 @@ function internal(err: unknown): Verdict {
  * real event until that time comes (a producer's clock set years ahead): refused, so it cannot.
  */
 function tooFarAhead(record: NormalisedEvent, options: IntakeOptions): Verdict | undefined {
-  const latest = (options.receivedAt ?? Date.now()) + (options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS);
+  const receivedAt = options.receivedAt ?? Date.now();
+  const bound = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
+  const latest = receivedAt + bound;
   const [path, instant] =
     record.event_time > latest ? ['metadata.event_time', record.event_time]
     : record.instant > latest ? ['body.updated_at', record.instant]
@@ -52,7 +54,7 @@ function tooFarAhead(record: NormalisedEvent, options: IntakeOptions): Verdict |
   return {
     outcome: 'quarantined',
     reason: 'future_timestamp',
-    detail: `${path}: ${formatInstant(instant)} is more than ${(options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS) / 1000} s after receipt (${formatInstant(latest - (options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS))})`,
+    detail: `${path}: ${formatInstant(instant)} is more than ${bound / 1000} s after receipt (${formatInstant(receivedAt)})`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { canonicalId, readId } from '../intake/ids.js';
+import { readGlobalId } from '../intake/ids.js';
 import { readGrade, readName, readScore, readSisId } from '../intake/fields.js';
 import type { CourseGradeChangeRecord, GradeChangeRecord, GradeOverrideRecord, NormalisedEvent } from '../intake/records.js';
 import { IntakeProblem } from '../intake/reasons.js';
@@ -80,17 +80,10 @@ export interface CourseRecords {
   skipped: { what: string; why: string }[];
 }
 
-/** Ids Canvas gives locally, made global; a global one stays. Throws IntakeProblem for what is no id. */
-export function globalId(value: unknown, shard: string, path: string): string {
-  const local = readId(value, path);
-  if (local === null) throw new IntakeProblem('invalid_field', `${path}: required but absent or null`);
-  return canonicalId(local, shard, path);
-}
-
 /** Canvas's autograders grade with negative user ids: no grader to name. */
 function graderId(value: unknown, shard: string): string | null {
   if (value === null || value === undefined || (typeof value === 'string' && value.startsWith('-'))) return null;
-  return globalId(value, shard, 'grader_id');
+  return readGlobalId(value, shard, 'grader_id');
 }
 
 /**
@@ -116,15 +109,15 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, stored: S
     }
   };
   const { item: course } = snapshot.course;
-  const courseId = globalId(course.id, shard, 'course.id');
-  const rootAccountId = globalId(course.root_account_id, shard, 'course.root_account_id');
+  const courseId = readGlobalId(course.id, shard, 'course.id');
+  const rootAccountId = readGlobalId(course.root_account_id, shard, 'course.root_account_id');
   const courseSisId = readSisId(course.sis_course_id ?? null, 'course.sis_course_id');
   const common = (date: number) => ({ instant: date, event_time: date, root_account_id: rootAccountId, course_id: courseId, course_sis_id: courseSisId });
 
   const assignments = new Map<string, CanvasAssignmentInfo>();
   for (const { item: a, date } of snapshot.assignments) {
     attempt(`assignment ${String(a.id)}`, () => {
-      const id = globalId(a.id, shard, 'assignment.id');
+      const id = readGlobalId(a.id, shard, 'assignment.id');
       assignments.set(id, a);
       const name = readName(a.name);
       if (name !== null) out.mappings.push({ table: 'assignment_names', key: id, value: name, instant: date });
@@ -132,7 +125,7 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, stored: S
   }
   const studentSis = new Map<string, string | null>();
   const courseScore = (e: CanvasEnrollmentInfo, date: number): void => {
-    const studentId = globalId(e.user_id, shard, 'enrollment.user_id');
+    const studentId = readGlobalId(e.user_id, shard, 'enrollment.user_id');
     const sis = readSisId(e.sis_user_id ?? null, 'enrollment.sis_user_id');
     studentSis.set(studentId, sis);
     if (sis !== null) out.mappings.push({ table: 'student_sis_ids', key: studentId, value: sis, instant: date });
@@ -167,18 +160,18 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, stored: S
   for (const { item: e, date } of snapshot.enrollments) attempt(`enrollment of user ${String(e.user_id)}`, () => courseScore(e, date));
   for (const period of snapshot.periods) {
     attempt(`grading period ${String(period.id)}`, () => {
-      const periodId = globalId(period.id, shard, 'grading_period.id');
+      const periodId = readGlobalId(period.id, shard, 'grading_period.id');
       for (const { item: e, date } of period.enrollments) {
         attempt(`enrollment of user ${String(e.user_id)} in grading period ${String(period.id)}`, () =>
-          overrideOf(globalId(e.user_id, shard, 'enrollment.user_id'), periodId, e.grades, date),
+          overrideOf(readGlobalId(e.user_id, shard, 'enrollment.user_id'), periodId, e.grades, date),
         );
       }
     });
   }
   for (const { item: s, date } of snapshot.submissions) {
     attempt(`submission ${String(s.id)}`, () => {
-      const studentId = globalId(s.user_id, shard, 'submission.user_id');
-      const assignmentId = globalId(s.assignment_id, shard, 'submission.assignment_id');
+      const studentId = readGlobalId(s.user_id, shard, 'submission.user_id');
+      const assignmentId = readGlobalId(s.assignment_id, shard, 'submission.assignment_id');
       const score = readScore(s.score, 'submission.score');
       const grade = readGrade(s.grade, 'submission.grade');
       // An ungraded submission says nothing, unless the store holds a grade for it (removed since).
@@ -189,7 +182,7 @@ export function courseRecords(snapshot: CourseSnapshot, shard: string, stored: S
         ...common(date),
         student_id: studentId,
         assignment_id: assignmentId,
-        submission_id: globalId(s.id, shard, 'submission.id'),
+        submission_id: readGlobalId(s.id, shard, 'submission.id'),
         student_sis_id: studentSis.get(studentId) ?? null,
         score,
         grade,

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
 import { InputUnreadableError } from '../errors.js';
 import { IntakeProblem } from '../intake/reasons.js';
-import { canonicalId, readId } from '../intake/ids.js';
+import { readGlobalId } from '../intake/ids.js';
 import type { TaughtMapping } from '../state/store.js';
 
 /**
@@ -73,9 +73,7 @@ function row(record: string[], line: number, at: { canvas: number; sis: number }
   if (sisId === '') return { withoutSisId: true };
   if (sisId.includes('\u0000') || !sisId.isWellFormed()) return { bad: { line, problem: 'the SIS id is not text (U+0000 or a lone surrogate)' } };
   try {
-    const local = readId(canvasId, 'canvas id');
-    if (local === null) return { bad: { line, problem: 'no Canvas id' } };
-    return { mapping: { table, key: canonicalId(local, shard, 'canvas id'), value: sisId, instant } };
+    return { mapping: { table, key: readGlobalId(canvasId, shard, 'canvas id'), value: sisId, instant } };
   } catch (err) {
     if (err instanceof IntakeProblem) return { bad: { line, problem: err.detail } };
     throw err;

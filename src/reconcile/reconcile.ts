@@ -1,9 +1,9 @@
+import { readGlobalId } from '../intake/ids.js';
 import { IntakeProblem } from '../intake/reasons.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import {
   courseRecords,
-  globalId,
   type CanvasAssignmentInfo,
   type CanvasCourseInfo,
   type CanvasEnrollmentInfo,
@@ -143,13 +143,7 @@ async function reconcileCourse(options: ReconcileOptions, id: string, known: Dat
   ]);
   // The course's keys as stored: an ungraded submission whose key is stored is a grade removed since; a
   // stored override Canvas no longer shows was cleared.
-  let courseId: string;
-  try {
-    courseId = globalId(course.item.id, shard, 'course.id');
-  } catch (err) {
-    if (err instanceof IntakeProblem) throw new Error(`Canvas answered a course gradestream cannot read: ${err.detail}`);
-    throw err;
-  }
+  const courseId = readable(() => readGlobalId(course.item.id, shard, 'course.id'));
   const stored = storedByKey(await store.courseRows(courseId));
   // A period's overrides are read when Final Grade Override shows (an override_score in some grades), or
   // when the store holds one for a period (it may have been cleared since).
@@ -165,31 +159,35 @@ async function reconcileCourse(options: ReconcileOptions, id: string, known: Dat
       ? await Promise.all(periods.map(async (p) => ({ id: String(p.id), enrollments: await collect(reader.studentEnrollments(canvasId, String(p.id))) })))
       : [],
   };
-  let built;
-  try {
-    built = { courseId, stored, ...courseRecords(snapshot, shard, storedKeys(stored)) };
-  } catch (err) {
-    if (err instanceof IntakeProblem) throw new Error(`Canvas answered a course gradestream cannot read: ${err.detail}`);
-    throw err;
-  }
+  const { records, mappings, skipped } = readable(() => courseRecords(snapshot, shard, storedKeys(stored)));
   const report: CourseReport = {
     course: id,
-    course_id: built.courseId,
+    course_id: courseId,
     status: 'reconciled',
-    drift: drift(built.records, built.stored),
+    drift: drift(records, stored),
     applied: 0,
     stale: 0,
     duplicate: 0,
-    skipped: built.skipped,
+    skipped,
   };
-  if (!options.dryRun && (built.records.length > 0 || built.mappings.length > 0)) {
+  if (!options.dryRun && (records.length > 0 || mappings.length > 0)) {
     const release = options.exclusive === undefined ? undefined : await options.exclusive();
     try {
-      for (const outcome of await store.apply({ records: built.records, mappings: built.mappings, quarantine: [] })) report[outcome] += 1;
+      for (const outcome of await store.apply({ records, mappings, quarantine: [] })) report[outcome] += 1;
     } finally {
       await release?.();
     }
   }
-  options.log?.info({ course: id, course_id: built.courseId, drift: report.drift, skipped: built.skipped.length }, 'course reconciled');
+  options.log?.info({ course: id, course_id: courseId, drift: report.drift, skipped: skipped.length }, 'course reconciled');
   return report;
+}
+
+/** What the course's own fields make unreadable (its id, its root account) fails the course, saying so. */
+function readable<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof IntakeProblem) throw new Error(`Canvas answered a course gradestream cannot read: ${err.detail}`);
+    throw err;
+  }
 }

@@ -61,8 +61,15 @@ export function summaryOf(report: ReconcileReport, shard: string, scope: string)
   };
 }
 
+/** A reconciliation's history entry (null for a dry run), what it found (null when it failed before), and its error. */
+export interface ReconcileOutcome {
+  entry: HistoryEntry | null;
+  summary: ReconcileSummary | null;
+  error?: unknown;
+}
+
 /** Runs one reconciliation, recorded unless a dry run; its history entry (null for a dry run) and report. */
-export async function runReconciliation(o: ReconcileRunOptions): Promise<{ entry: HistoryEntry | null; report: ReconcileReport | null; error?: unknown }> {
+export async function runReconciliation(o: ReconcileRunOptions): Promise<ReconcileOutcome> {
   const clock = o.clock ?? Date.now;
   const runId = o.dryRun
     ? null
@@ -84,7 +91,7 @@ export async function runReconciliation(o: ReconcileRunOptions): Promise<{ entry
 export async function executeReconciliation(
   o: Omit<ReconcileRunOptions, 'origin' | 'by' | 'trigger' | 'scheduleId' | 'scheduledFor'>,
   runId: string | null,
-): Promise<{ entry: HistoryEntry | null; report: ReconcileReport | null; error?: unknown }> {
+): Promise<ReconcileOutcome> {
   const clock = o.clock ?? Date.now;
   const scope = reconcileScope(o);
   let report: ReconcileReport | null = null;
@@ -105,16 +112,17 @@ export async function executeReconciliation(
   } catch (err) {
     error = err;
   }
-  if (runId === null) return { entry: null, report, error };
+  const summary = report === null ? null : summaryOf(report, o.shard, scope);
+  if (runId === null) return { entry: null, summary, error };
   const failedCourses = report === null ? 0 : report.failed + report.not_found;
   await o.engine.sync.finishRun(runId, {
     status: error === undefined && failedCourses === 0 ? 'succeeded' : 'failed',
     finished_at: clock(),
     error: error !== undefined ? message(error) : failedCourses > 0 ? `${failedCourses} course${failedCourses === 1 ? '' : 's'} not reconciled (see the report)` : null,
-    report: report === null ? null : summaryOf(report, o.shard, scope),
+    report: summary,
   });
   const record = await o.engine.sync.getRun(runId);
-  return { entry: record === null ? null : historyEntry(record), report, error };
+  return { entry: record === null ? null : historyEntry(record), summary, error };
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 1000);

@@ -6,10 +6,10 @@ import { canvasReader } from '../sources/canvas/reader.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import type { Reconciler } from '../sync/engine.js';
-import { reconcileScope, type ReconcileWhat, type Schedule } from '../sync/schedules.js';
+import type { ReconcileWhat, Schedule } from '../sync/schedules.js';
 import type { DriftByType, RecordType } from './drift.js';
 import type { CanvasReader } from './reconcile.js';
-import { executeReconciliation, summaryOf, type ReconcileSummary } from './run.js';
+import { executeReconciliation, type ReconcileSummary } from './run.js';
 import { canvasShard } from './shard.js';
 
 /**
@@ -55,10 +55,10 @@ export function canvasReconciler(o: CanvasReconcilerOptions): Reconciler {
     target: `canvas:${o.origin}`,
     async execute(what: ReconcileWhat, runId, engine): Promise<ReconcileSummary | null> {
       const shard = await canvasShard(o.shard, o.store);
-      const { report, error } = await executeReconciliation({ engine, store: o.store, reader: o.reader, shard, ...what, log: o.log }, runId);
-      if (report !== null && runId !== null && o.metrics !== undefined) countDrift(o.metrics, report.totals);
+      const { summary, error } = await executeReconciliation({ engine, store: o.store, reader: o.reader, shard, ...what, log: o.log }, runId);
+      if (summary !== null && runId !== null && o.metrics !== undefined) countDrift(o.metrics, summary.drift);
       if (error !== undefined && runId === null) throw error;
-      return report === null ? null : summaryOf(report, shard, reconcileScope(what));
+      return summary;
     },
   };
 }
