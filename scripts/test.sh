@@ -16,6 +16,10 @@ eval "$(bash scripts/tools.sh)"
 # The chart tests render the Helm chart with a real helm.
 GRADESTREAM_HELM=$(bash scripts/helm.sh)
 export GRADESTREAM_HELM
+# kubeconform checks every rendered ci/*-values.yaml against schemas made once, offline.
+GRADESTREAM_KUBECONFORM=$(bash scripts/kubeconform.sh)
+GRADESTREAM_KUBE_SCHEMAS=$(bash scripts/kubeconform.sh --schemas)
+export GRADESTREAM_KUBECONFORM GRADESTREAM_KUBE_SCHEMAS
 
 mkdir -p var
 npx vitest run --reporter=default --reporter=json --outputFile.json=var/test-results.json "$@"
