@@ -35,6 +35,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and .Values.persistence.enabled (include "gradestream.data" .) }}true{{ end }}
 {{- end }}
 
+{{/* The claim of that volume: an existing one, or the chart's own. */}}
+{{- define "gradestream.claimName" -}}
+{{- .Values.persistence.existingClaim | default (include "gradestream.fullname" .) }}
+{{- end }}
+
+{{/* The image, for the service and the test pod. */}}
+{{- define "gradestream.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* Pods carrying this label may reach the service through the NetworkPolicy (the test pod does). */}}
+{{- define "gradestream.clientLabel" -}}
+{{ include "gradestream.fullname" . }}-client
+{{- end }}
+
 {{/* The Secret holding the webhook's shared secret. */}}
 {{- define "gradestream.webhookSecretName" -}}
 {{- .Values.webhook.secretName | default (printf "%s-webhook" (include "gradestream.fullname" .)) }}
@@ -60,6 +75,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) (include "gradestream.fileSink" .) (or (not .Values.persistence.enabled) (eq .Values.persistence.accessMode "ReadWriteOnce")) }}
 {{- fail "replicaCount > 1 with a file: sink needs a volume every replica can write (persistence.accessMode=ReadWriteMany); or use an s3:// or https:// sink" }}
+{{- end }}
+{{- if and (not .Values.persistence.enabled) (include "gradestream.data" .) (not .Values.persistence.allowEphemeral) }}
+{{- $what := "the file: outbox" }}
+{{- if include "gradestream.sqlite" . }}{{ $what = "the SQLite state store (and its record of what was delivered)" }}{{ end }}
+{{- fail (printf "persistence.enabled=false would keep %s in an emptyDir, lost whenever the pod goes: keep persistence.enabled=true (or use PostgreSQL and an s3:// or https:// sink), or set persistence.allowEphemeral=true to really do this (a demo, a test)" $what) }}
+{{- end }}
+{{- range .Values.schedules }}
+{{- if and .reconcile (or (not $.Values.canvas.url) (not $.Values.canvas.tokenSecret)) }}
+{{- fail (printf "schedule %s reconciles with Canvas: it needs canvas.url and canvas.tokenSecret (a Secret with key `token`)" .id) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.podDisruptionBudget.enabled (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) (not (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable)) }}
+{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both (set the other to null)" }}
 {{- end }}
 {{- if and .Values.sources.kafka.sasl.mechanism (not .Values.sources.kafka.sasl.existingSecret) }}
 {{- fail "sources.kafka.sasl.mechanism needs sources.kafka.sasl.existingSecret (a Secret with keys `username` and `password`)" }}
