@@ -46,9 +46,10 @@ with zipfile.ZipFile(wheel) as z:
         with open(os.path.join(out, n[len(prefix):]), "wb") as f:
             f.write(z.read(n))
 EOF
-  crds="$(GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
-    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).Dir ?? ""))')/example/prometheus-operator-crd"
-  [ -d "$crds" ] || die "the Go module github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION has no $crds"
+  module="github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"
+  download="$(GOFLAGS=-mod=mod go mod download -json "$module")" || die "go could not download $module: $download"
+  crds="$(node -e 'console.log(JSON.parse(process.argv[1]).Dir ?? "")' "$download")/example/prometheus-operator-crd"
+  [ -d "$crds" ] || die "the Go module $module has no $crds"
   node "$here/kubeconform-schemas.mjs" "$tmp/raw" "$tmp/out" \
     "$crds/monitoring.coreos.com_servicemonitors.yaml" "$crds/monitoring.coreos.com_prometheusrules.yaml" >&2
   touch "$tmp/out/.complete"
