@@ -1,5 +1,6 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { eventKinds } from './intake/records.js';
+import { quarantineReasons } from './intake/reasons.js';
 
 /**
  * Metrics (SPEC §7.4), registered in a Registry that the caller owns, so tests and several pipelines
@@ -33,6 +34,20 @@ export function intakeMetrics(registry: Registry): IntakeMetrics {
       registers: [registry],
     }),
   };
+}
+
+export const OUTCOMES = ['applied', 'stale', 'duplicate', 'ignored', 'quarantined'] as const;
+
+/**
+ * Every series an alert reads exists from start (SPEC §7.4): each source's grade events by outcome,
+ * and every quarantine reason, at 0. Without them `increase(…) > 0` misses the first occurrence after
+ * a restart (a series that appears at 1 has no increase to see).
+ */
+export function initIntakeMetrics(m: IntakeMetrics, sources: readonly string[]): void {
+  for (const source of sources) {
+    for (const event of eventKinds) for (const outcome of OUTCOMES) m.events.inc({ source, event, outcome }, 0);
+  }
+  for (const reason of quarantineReasons) m.quarantined.inc({ reason }, 0);
 }
 
 /**

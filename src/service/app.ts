@@ -1,9 +1,9 @@
 import cookie from '@fastify/cookie';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { intakeMetrics } from '../metrics.js';
+import { initIntakeMetrics, intakeMetrics } from '../metrics.js';
 import { reconcilerFromConfig, reconcileProblems } from '../reconcile/schedule.js';
 import { liveSources, type LiveSource } from '../sources/live.js';
 import { WebhookSource } from '../sources/webhook.js';
@@ -15,7 +15,8 @@ import { loadSchedules, type Schedule } from '../sync/schedules.js';
 import { API_ROUTES, apiRoutes, type AdminBackend } from './api.js';
 import { adminBackend } from './backend.js';
 import { eventsRoutes } from './events.js';
-import { healthRoutes } from './health.js';
+import { healthRoutes, readiness } from './health.js';
+import { httpMetrics, processMetrics } from './metrics.js';
 import { pageRoutes } from './page.js';
 import { createHttpServer, listen, methodNotAllowed, type App } from './server.js';
 import { Sessions } from './sessions.js';
@@ -59,7 +60,6 @@ function stateRecordsGauge(registry: Registry, store: StateStore, log: Logger): 
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gradestream_' });
   const intake = intakeMetrics(registry);
 
   // Everything that can be wrong in the configuration is found before anything starts, and listed at
@@ -70,6 +70,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (canvasProblems.length > 0) throw new ConfigError(canvasProblems);
 
   const store = await openStore(config.stateUrl);
+  let ready = false;
+  processMetrics(registry, async () => (await readiness({ store, log, ready: () => ready })) === 'ready');
   stateRecordsGauge(registry, store, log);
   new Gauge({ name: 'gradestream_webhook_unauthenticated', help: '1 when POST /events accepts unauthenticated events', registers: [registry] }).set(
     authSettings.mode === 'none' ? 1 : 0,
@@ -84,7 +86,6 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const webhook = new WebhookSource({ store, auth: webhookAuthenticator(authSettings), log, metrics: intake, maxFutureMs });
   const reconciler = reconcilerFromConfig(config, { store, log, registry });
   const scheduler = new Scheduler({ state: store, schedules, sinkUrl: config.sinkUrl, metrics: syncMetrics(registry), logger: log, reconciler });
-  let ready = false;
 
   const app = await httpApp(config, log, { store, registry, webhook, tokens, backend: adminBackend(scheduler, store), ready: () => ready }).catch(async (err: unknown) => {
     await store.close();
@@ -99,6 +100,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   log.info({ port, state: store.url, schedules: schedules.length, webhook: authSettings.mode }, 'listening');
 
   const sources: LiveSource[] = liveSources(config, { store, log, registry, metrics: intake });
+  initIntakeMetrics(intake, ['webhook', ...sources.map((s) => s.name)]);
   const started: LiveSource[] = [];
   try {
     for (const source of sources) {
@@ -149,6 +151,7 @@ async function httpApp(
   const sessions = await Sessions.open(store, { secret: config.sessionSecret });
   const auth = { tokens, sessions, publicUrl: config.publicUrl };
   const app = createHttpServer({ log, trustedProxies: config.trustedProxies });
+  httpMetrics(app, registry);
   await app.register(cookie);
   await app.register(healthRoutes({ store, registry, log, ready }));
   await app.register(eventsRoutes(webhook, log));

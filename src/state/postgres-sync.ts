@@ -228,6 +228,18 @@ export class PostgresSyncStore implements SyncStore {
     return rows.length > 0;
   }
 
+  async lastOutcomes(scheduleId: string): Promise<{ succeeded: number | null; failed: number | null }> {
+    const rows = await this.q(
+      `SELECT status, MAX(finished_at) AS at FROM sync_runs WHERE schedule_id = $1 AND status IN ('succeeded', 'failed') GROUP BY status`,
+      [scheduleId],
+    );
+    const at = (status: string) => {
+      const v = rows.find((r) => r['status'] === status)?.['at'];
+      return v === undefined || v === null ? null : Number(v);
+    };
+    return { succeeded: at('succeeded'), failed: at('failed') };
+  }
+
   async runningRuns(target: string): Promise<RunRecord[]> {
     return (await this.q(`SELECT * FROM sync_runs WHERE target = $1 AND status = 'running' ORDER BY id`, [target])).map(runFromRow);
   }

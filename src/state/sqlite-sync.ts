@@ -249,6 +249,20 @@ export class SqliteSyncStore implements SyncStore {
     return row !== undefined;
   }
 
+  async lastOutcomes(scheduleId: string): Promise<{ succeeded: number | null; failed: number | null }> {
+    const rows = this.run(
+      () =>
+        this.stmt(
+          `SELECT status, MAX(finished_at) AS at FROM sync_runs WHERE schedule_id = ? AND status IN ('succeeded', 'failed') GROUP BY status`,
+        ).all(scheduleId) as { status: string; at: bigint | number | null }[],
+    );
+    const at = (status: string) => {
+      const v = rows.find((r) => r.status === status)?.at;
+      return v === undefined || v === null ? null : Number(v);
+    };
+    return { succeeded: at('succeeded'), failed: at('failed') };
+  }
+
   async runningRuns(target: string): Promise<RunRecord[]> {
     const rows = this.run(() => this.stmt(`SELECT * FROM sync_runs WHERE target = ? AND status = 'running' ORDER BY id`).all(target) as Raw[]);
     return rows.map(runFromRow);

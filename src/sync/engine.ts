@@ -7,7 +7,7 @@ import { parseSinkUrl, sinkTarget } from '../sinks/url.js';
 import type { StateStore } from '../state/store.js';
 import { computeDelta, scratchRunId } from './delta.js';
 import { UnknownScheduleError } from './errors.js';
-import { observeRun, type SyncMetrics } from './metrics.js';
+import { initScheduleMetrics, observeRun, type SyncMetrics } from './metrics.js';
 import { nextRun, previousRun } from './next-run.js';
 import { refreshHeld } from './held.js';
 import { executeRun, recoverTarget, type RunContext, type RunPlan } from './run.js';
@@ -244,7 +244,9 @@ export class SyncEngine {
 
   private sinkFor(url: string): Sink {
     let sink = this.sinks.get(url);
-    if (sink === undefined) this.sinks.set(url, (sink = (this.options.openSink ?? openSink)(url)));
+    const log = this.options.logger;
+    const open = this.options.openSink ?? ((u: string) => openSink(u, { https: { onRetry: (r) => log?.warn(r, 'SIS delivery attempt failed; retrying') } }));
+    if (sink === undefined) this.sinks.set(url, (sink = open(url)));
     return sink;
   }
 
@@ -328,6 +330,19 @@ export class SyncEngine {
   async list(now = this.clock()): Promise<ScheduleView[]> {
     const states = await this.states();
     return this.schedules.map((s) => this.view(s, states.get(s.id), now));
+  }
+
+  /** Every schedule's series at 0 (and its sink kind's error counter), before the store fills them in. */
+  initMetrics(): void {
+    const m = this.options.metrics;
+    if (m === undefined) return;
+    const kinds = this.syncSchedules.map((s) => this.resolve(s).plan.sinkKind);
+    initScheduleMetrics(m, this.schedules.map((s) => s.id), [...new Set(kinds)].sort());
+  }
+
+  /** When the schedule last succeeded and last failed (ms; null: never), from the history. */
+  lastOutcomes(id: string): Promise<{ succeeded: number | null; failed: number | null }> {
+    return this.sync.lastOutcomes(this.schedule(id).id);
   }
 
   /** Updates the schedule gauges (next run, suspended). */
@@ -417,8 +432,12 @@ export class SyncEngine {
       });
     }
     const log = this.options.logger;
-    if (run.status === 'succeeded') log?.info({ run: run.id, schedule: run.schedule_id, rows: entry.rows, batch: entry.batch }, `${run.kind} run succeeded`);
-    else log?.warn({ run: run.id, schedule: run.schedule_id, status: run.status, error: run.error }, `${run.kind} run did not succeed`);
+    // The one log line of a run's outcome: a failure is an error an operator can search by run,
+    // schedule and target (the detail with its stack is at debug, from where it was caught).
+    const fields = { run: run.id, schedule: run.schedule_id, kind: run.kind, trigger: run.trigger, target: run.target };
+    if (run.status === 'succeeded') log?.info({ ...fields, rows: entry.rows, batch: entry.batch }, `${run.kind} run succeeded`);
+    else if (run.status === 'failed') log?.error({ ...fields, error: run.error }, `${run.kind} run failed`);
+    else log?.info({ ...fields, status: run.status }, `${run.kind} run ${run.status}`);
     return entry;
   }
 

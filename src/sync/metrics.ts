@@ -11,6 +11,8 @@ export interface SyncMetrics {
   rows: Counter<'schedule' | 'record_type' | 'op'>;
   held: Gauge<'schedule' | 'reason'>;
   lastSuccess: Gauge<'schedule'>;
+  everSucceeded: Gauge<'schedule'>;
+  lastFailure: Gauge<'schedule'>;
   nextRun: Gauge<'schedule'>;
   suspended: Gauge<'schedule'>;
   duration: Histogram<'schedule'>;
@@ -40,7 +42,19 @@ export function syncMetrics(registry: Registry): SyncMetrics {
     }),
     lastSuccess: new Gauge({
       name: 'gradestream_sync_last_success_timestamp_seconds',
-      help: 'When the schedule last finished a successful run (Unix time)',
+      help: 'When the schedule last finished a successful run (Unix time); 0 until its first success (see gradestream_sync_ever_succeeded)',
+      labelNames: ['schedule'],
+      registers,
+    }),
+    everSucceeded: new Gauge({
+      name: 'gradestream_sync_ever_succeeded',
+      help: '1 once a run of the schedule has succeeded (from the history), else 0',
+      labelNames: ['schedule'],
+      registers,
+    }),
+    lastFailure: new Gauge({
+      name: 'gradestream_sync_last_failure_timestamp_seconds',
+      help: 'When the schedule last finished a failed run (Unix time); 0 if none has failed',
       labelNames: ['schedule'],
       registers,
     }),
@@ -72,6 +86,33 @@ export function syncMetrics(registry: Registry): SyncMetrics {
   };
 }
 
+export const TRIGGERS = ['scheduled', 'manual', 'catch_up'] as const;
+export const RUN_STATUSES = ['succeeded', 'failed', 'skipped'] as const;
+
+/**
+ * Every series an alert reads exists from start (SPEC §7.4): counters at 0 for each schedule, trigger
+ * and status, and the sink's kind; the last-outcome gauges at 0 until the history says otherwise
+ * (setOutcomes). `increase(…) > 0` then sees the first failure after a restart.
+ */
+export function initScheduleMetrics(m: SyncMetrics, schedules: readonly string[], sinkKinds: readonly string[]): void {
+  for (const schedule of schedules) {
+    for (const trigger of TRIGGERS) for (const status of RUN_STATUSES) m.runs.inc({ schedule, trigger, status }, 0);
+    for (const record_type of ['assignment', 'course']) for (const op of ['upsert', 'delete']) m.rows.inc({ schedule, record_type, op }, 0);
+    m.lastSuccess.set({ schedule }, 0);
+    m.everSucceeded.set({ schedule }, 0);
+    m.lastFailure.set({ schedule }, 0);
+    m.suspended.set({ schedule }, 0);
+  }
+  for (const sink of sinkKinds) m.sinkErrors.inc({ sink }, 0);
+}
+
+/** The last success and failure as the history has them (ms; null: none). */
+export function setOutcomes(m: SyncMetrics, schedule: string, last: { succeeded: number | null; failed: number | null }): void {
+  m.lastSuccess.set({ schedule }, last.succeeded === null ? 0 : last.succeeded / 1000);
+  m.everSucceeded.set({ schedule }, last.succeeded === null ? 0 : 1);
+  m.lastFailure.set({ schedule }, last.failed === null ? 0 : last.failed / 1000);
+}
+
 /** Records one finished run. */
 export function observeRun(
   m: SyncMetrics,
@@ -95,7 +136,11 @@ export function observeRun(
         if (n > 0) m.rows.inc({ schedule: run.schedule, record_type: recordType, op }, n);
       }
     }
-    if (run.finished_at !== null) m.lastSuccess.set({ schedule: run.schedule }, run.finished_at / 1000);
+    if (run.finished_at !== null) {
+      m.lastSuccess.set({ schedule: run.schedule }, run.finished_at / 1000);
+      m.everSucceeded.set({ schedule: run.schedule }, 1);
+    }
   }
+  if (run.status === 'failed' && run.finished_at !== null) m.lastFailure.set({ schedule: run.schedule }, run.finished_at / 1000);
   if (run.held !== null) for (const reason of HELD_REASONS) m.held.set({ schedule: run.schedule, reason }, run.held[reason]);
 }

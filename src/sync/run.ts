@@ -251,7 +251,7 @@ export async function executeRun(ctx: RunContext, plan: RunPlan, runId: string, 
     if (batch === null) throw new InternalError(`batch ${batchId} vanished`);
     await deliverAndAck(ctx, lease, plan, batch, true);
   } catch (err) {
-    ctx.logger?.error({ err, run: runId, target }, 'sync run failed');
+    ctx.logger?.debug({ err, run: runId, schedule: plan.scheduleId, target }, 'sync run failed: detail');
     if (batchId !== null) {
       await writer?.settled(); // nothing of the batch is written after it is abandoned
       const batch = await ctx.sync.getBatch(batchId);

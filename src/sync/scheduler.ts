@@ -1,6 +1,7 @@
 import { SyncEngine, type HeldView, type HistoryEntry, type ScheduleView, type SyncEngineOptions } from './engine.js';
 import { nextRun, previousRun } from './next-run.js';
 import type { ResendRecord, ResendSelector } from './store.js';
+import { setOutcomes } from './metrics.js';
 import { HELD_REASONS, type HeldReason } from './view.js';
 
 export interface SchedulerOptions extends SyncEngineOptions {
@@ -41,6 +42,7 @@ export class Scheduler {
     this.running = true;
     const now = this.clock();
     for (const s of engine.schedules) this.handled.set(s.id, previousRun(s, now) ?? Number.NEGATIVE_INFINITY);
+    engine.initMetrics();
     await engine.refreshGauges(now);
     await this.storeGauges(engine);
     this.track(
@@ -69,8 +71,8 @@ export class Scheduler {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  private track(work: Promise<unknown>, what: string): void {
-    const p = work.catch((err: unknown) => this.options.logger?.error({ err }, `${what} failed`));
+  private track(work: Promise<unknown>, what: string, fields: Record<string, string> = {}): void {
+    const p = work.catch((err: unknown) => this.options.logger?.error({ ...fields, err }, `${what} failed`));
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   }
@@ -95,7 +97,7 @@ export class Scheduler {
       const occurrence = previousRun(s, now);
       if (occurrence === null || occurrence <= (this.handled.get(s.id) ?? Number.NEGATIVE_INFINITY)) continue;
       this.handled.set(s.id, occurrence);
-      this.track(engine.runOccurrence(s.id, occurrence, 'scheduled'), `run of ${s.id}`);
+      this.track(engine.runOccurrence(s.id, occurrence, 'scheduled'), `run of ${s.id}`, { schedule: s.id });
     }
     // From the store, every check: another replica may have run, paused or held since.
     await Promise.all([engine.refreshGauges(now), this.storeGauges(engine)]).catch((err: unknown) =>
@@ -111,9 +113,7 @@ export class Scheduler {
     const m = this.options.metrics;
     if (m === undefined) return;
     for (const s of engine.schedules) {
-      const recent = await engine.runs({ schedule: s.id, limit: 100 });
-      const last = recent.find((r) => r.status === 'succeeded');
-      if (last?.finished_at != null) m.lastSuccess.set({ schedule: s.id }, Date.parse(last.finished_at) / 1000);
+      setOutcomes(m, s.id, await engine.lastOutcomes(s.id));
       const held = await engine.heldCounts(s.id);
       for (const reason of HELD_REASONS) m.held.set({ schedule: s.id, reason }, held[reason]);
     }
@@ -129,7 +129,7 @@ export class Scheduler {
   /** Run now without waiting for the run (the admin page): its id once it is in the history; stop() waits for it. */
   async startRun(id: string, by: string): Promise<string> {
     const { runId, done } = await (await this.engine()).startRun(id, by);
-    this.track(done, `manual run ${runId} of ${id}`);
+    this.track(done, `manual run ${runId} of ${id}`, { run: runId, schedule: id });
     return runId;
   }
   async pause(id: string, by: string): Promise<ScheduleView> {

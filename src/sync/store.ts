@@ -218,6 +218,8 @@ export interface SyncStore {
   listRuns(filter: { schedule_id?: string; limit: number; before?: string }): Promise<RunRecord[]>;
   /** Whether the schedule has any run that was not skipped (started at or after `since`, if given). */
   hasRun(scheduleId: string, since?: number): Promise<boolean>;
+  /** When the schedule's last successful and last failed runs finished (ms; null: none), for the metrics. */
+  lastOutcomes(scheduleId: string): Promise<{ succeeded: number | null; failed: number | null }>;
   /** Runs still marked running whose target is `target`. */
   runningRuns(target: string): Promise<RunRecord[]>;
 

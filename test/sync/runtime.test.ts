@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/state/store.js';
 import { syncMetrics } from '../../src/sync/metrics.js';
 import type { HistoryEntry, SyncEngine } from '../../src/sync/engine.js';
+import { SinkRejectedError } from '../../src/sinks/index.js';
 import { Scheduler } from '../../src/sync/scheduler.js';
 import { backends, openTestStore, type TestStore } from '../support/stores.js';
 import { A1, A2, A3, S1, engine, fold, grade, schedules, tempDir } from './world.js';
@@ -161,7 +162,7 @@ describe.each(backends)('schedules at run time ($name)', (backend) => {
 });
 
 describe.each(backends)('metrics of several replicas ($name)', (backend) => {
-  it("a replica that did not run exports the store's last success, held rows and status at its next check", async () => {
+  it("a replica that did not run exports the store's last success and failure, held rows and status at its next check", async () => {
     const t = await openTestStore(backend);
     const outbox = tempDir('replicas');
     let now = at('2026-03-01T12:00:00Z');
@@ -171,6 +172,7 @@ describe.each(backends)('metrics of several replicas ($name)', (backend) => {
       return { registry, scheduler };
     };
     const [a, b] = [replica(), replica()];
+    let c: Scheduler | undefined;
     try {
       await fold(t.store, grade('2026-03-01T10:00:00Z', { assignment: A1, student: S1, score: 5 }), grade('2026-03-01T10:01:00Z', { assignment: A2, student: S1, score: 6, muted: true }));
       now += MINUTE;
@@ -181,7 +183,28 @@ describe.each(backends)('metrics of several replicas ($name)', (backend) => {
       expect(gauges).toContain(`gradestream_sync_last_success_timestamp_seconds{schedule="nightly"} ${now / 1000}`);
       expect(gauges).toContain('gradestream_sync_held_records{schedule="nightly",reason="unposted"} 1');
       expect(gauges).toContain('gradestream_schedule_suspended{schedule="nightly"} 1');
+      expect(gauges).toContain('gradestream_sync_ever_succeeded{schedule="nightly"} 1');
+      expect(gauges).toContain('gradestream_sync_last_failure_timestamp_seconds{schedule="nightly"} 0');
+
+      // A third replica's run fails at the SIS: b reads the failure from the history, the success stays.
+      const succeededAt = now;
+      now += MINUTE;
+      await fold(t.store, grade('2026-03-01T10:05:00Z', { assignment: A3, student: S1, score: 7 }));
+      const refusing = {
+        target: 'refusing',
+        deliver: async () => {
+          throw new SinkRejectedError('the SIS refused the batch', 400);
+        },
+      };
+      c = new Scheduler({ state: t.store, schedules: schedules(NIGHTLY), sinkUrl: `file:${outbox}`, clock: () => now, openSink: () => refusing });
+      expect((await c.runNow('nightly', 'Ada')).status).toBe('failed');
+      await b.scheduler.check(now);
+      const after = await b.registry.metrics();
+      expect(after).toContain(`gradestream_sync_last_failure_timestamp_seconds{schedule="nightly"} ${now / 1000}`);
+      expect(after).toContain(`gradestream_sync_last_success_timestamp_seconds{schedule="nightly"} ${succeededAt / 1000}`);
+      expect(after).toContain('gradestream_sync_ever_succeeded{schedule="nightly"} 1');
     } finally {
+      await c?.stop();
       await a.scheduler.stop();
       await b.scheduler.stop();
       await t.cleanup();
