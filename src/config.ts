@@ -87,6 +87,7 @@ export const ConfigSchema = z.object({
   // An event instant further ahead of receipt than this is quarantined (future_timestamp): a bad clock must not pin a key.
   maxFutureSeconds: z.coerce.number().int().min(0).default(86_400),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logFormat: z.enum(['pino', 'iso']).default('pino'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -119,6 +120,7 @@ const ENV: Record<keyof Config, string> = {
   canvasShard: 'GRADESTREAM_CANVAS_SHARD',
   maxFutureSeconds: 'GRADESTREAM_MAX_FUTURE_SECONDS',
   logLevel: 'LOG_LEVEL',
+  logFormat: 'GRADESTREAM_LOG_FORMAT',
 };
 
 const SECRET: ReadonlySet<keyof Config> = new Set(['webhookSecret', 'kafkaSaslPassword', 'sessionSecret', 'canvasToken']);

@@ -6,14 +6,23 @@ import { pino, type Logger } from 'pino';
  * request headers that carry credentials (Authorization, Cookie, X-Gradestream-Secret). A request is
  * logged as its method and path: never its query string, which may carry the webhook secret.
  */
+/**
+ * `pino` (the default): `time` in epoch milliseconds and `level` a number (10 trace … 60 fatal), what
+ * pino's own tools read. `iso`: `time` an ISO 8601 UTC instant and `level` its name, what log shippers
+ * index without a parsing rule. Either way every line is one JSON object.
+ */
+export type LogFormat = 'pino' | 'iso';
+
 export function createLogger(
   level = process.env['LOG_LEVEL'] ?? 'info',
   destination: pino.DestinationStream = pino.destination({ fd: 2, sync: true }),
+  format: LogFormat = process.env['GRADESTREAM_LOG_FORMAT'] === 'iso' ? 'iso' : 'pino',
 ): Logger {
   return pino(
     {
       level,
       base: { service: 'gradestream' },
+      ...(format === 'iso' ? { timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } } : {}),
       redact: {
         paths: [
           'token',

@@ -25,7 +25,7 @@ export async function consume(kind: string, opts: ConsumeOptions, io: CliIo, unt
     throw new UsageError(`--session-timeout: ${JSON.stringify(opts.sessionTimeout)} is not a positive integer`);
   }
   const config = commandConfig(opts, io);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const registry = new Registry();
   const store = await openStore(config.stateUrl);
   try {

@@ -39,7 +39,7 @@ export async function reconcileCommand(opts: ReconcileOptions, io: CliIo): Promi
   }
   if (config.canvasUrl === undefined) throw new UsageError('no Canvas URL: give --canvas-url URL (or GRADESTREAM_CANVAS_URL)');
   if (config.canvasToken === undefined) throw new UsageError('no Canvas API token: set GRADESTREAM_CANVAS_TOKEN (it is never a flag)');
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const client = new CanvasClient({ baseUrl: config.canvasUrl, token: config.canvasToken, log });
   const schedules = config.schedulesFile === undefined ? [] : await loadSchedules(config.schedulesFile, { defaultTimeZone: config.timeZone });
   const store = await openStore(config.stateUrl);

@@ -25,9 +25,10 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     throw new ConfigError([...settings.problems, ...files]);
   }
   const config = settings.config;
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, config.logFormat);
   const service = await startService(config, log);
-  io.stderr.write(`gradestream: listening on port ${service.port} (state ${service.store.url})\n`);
+  // Every line from here on is JSON (log shippers parse each line); the port is in `listening` and here.
+  log.info({ port: service.port }, 'ready');
   const [signal] = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   log.info({ signal }, 'stopping');
   await service.stop();

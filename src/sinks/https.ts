@@ -24,6 +24,8 @@ export interface HttpsSinkOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   fetch?: typeof fetch;
+  /** Told before each wait for another attempt (the service logs it at warn). */
+  onRetry?: (retry: { target: string; batch: string; attempt: number; delayMs: number; problem: string }) => void;
 }
 
 /** What the history keeps of an endpoint's answer. */
@@ -41,6 +43,7 @@ export class HttpsSink implements Sink {
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
   private readonly fetch: typeof fetch;
+  private readonly onRetry: HttpsSinkOptions['onRetry'];
 
   constructor(url: URL, options: HttpsSinkOptions = {}) {
     this.url = withoutCredentials(url);
@@ -57,6 +60,7 @@ export class HttpsSink implements Sink {
     this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
     this.random = options.random ?? Math.random;
     this.fetch = options.fetch ?? globalThis.fetch;
+    this.onRetry = options.onRetry;
   }
 
   async deliver(batch: Batch, options: DeliverOptions = {}): Promise<Delivery> {
@@ -124,7 +128,9 @@ export class HttpsSink implements Sink {
         );
       }
       const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-      await this.sleep(Math.min(this.maxDelayMs, Math.max(this.random() * ceiling, retryAfterMs)), signal);
+      const wait = Math.round(Math.min(this.maxDelayMs, Math.max(this.random() * ceiling, retryAfterMs)));
+      this.onRetry?.({ target: this.target, batch: batchId, attempt, delayMs: wait, problem });
+      await this.sleep(wait, signal);
     }
   }
 }

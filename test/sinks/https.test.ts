@@ -73,6 +73,17 @@ describe('https sink', () => {
     expect(sleeps).toEqual([100, 200]); // full jitter with random() = 1: the ceiling, doubling
   });
 
+  it('tells of each retry before waiting: attempt, delay and what failed (the service logs it at warn)', async () => {
+    server = await startServer(script({ status: 503, body: 'maintenance' }, { status: 500 }, { status: 200 }));
+    const retries: unknown[] = [];
+    const { sink } = sinkFor(`${server.url}/grades`, { onRetry: (r) => retries.push(r) });
+    await sink.deliver(batch());
+    expect(retries).toEqual([
+      { target: `${server.url}/grades`, batch: 'b1', attempt: 1, delayMs: 100, problem: 'HTTP 503: maintenance' },
+      { target: `${server.url}/grades`, batch: 'b1', attempt: 2, delayMs: 200, problem: 'HTTP 500' },
+    ]);
+  });
+
   it('honours Retry-After on 429, capped', async () => {
     server = await startServer(script({ status: 429, headers: { 'retry-after': '5' } }, { status: 200 }));
     const { sink, sleeps } = sinkFor(server.url, { random: () => 0 });
