@@ -3,6 +3,7 @@
 # scripts/services/NAME.sh (postgres, kafka, …), each taking up|down|env (and status). This runs
 # them together:
 #
+#   scripts/services.sh install [SERVICE...] install and cache what `up` needs, start nothing
 #   scripts/services.sh up   [SERVICE...]   start (idempotent: already running is fine)
 #   scripts/services.sh down [SERVICE...]   stop and remove what `up` started (reverse order)
 #   scripts/services.sh env  [SERVICE...]   print `export NAME=value` lines: eval "$(scripts/services.sh env)"
@@ -21,14 +22,14 @@ for script in "$HERE"/*.sh; do
 done
 
 usage() {
-  echo "usage: scripts/services.sh up|down|env|status [SERVICE...]   (services: ${known[*]})" >&2
+  echo "usage: scripts/services.sh install|up|down|env|status [SERVICE...]   (services: ${known[*]})" >&2
   exit 2
 }
 
 [ $# -ge 1 ] || usage
 command=$1
 shift
-case "$command" in up | down | env | status) ;; *) usage ;; esac
+case "$command" in install | up | down | env | status) ;; *) usage ;; esac
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=("${known[@]}")
 for s in "${services[@]}"; do

@@ -335,10 +335,11 @@ cmd_status() {
 }
 
 case "${1:-}" in
+  install) svc_lock; install ;;
   up) svc_lock; cmd_up ;;
   down) svc_lock; cmd_down ;;
   restart) svc_lock; cmd_restart ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|restart|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|restart|env|status" >&2; exit 2 ;;
 esac

@@ -119,9 +119,10 @@ cmd_status() {
 }
 
 case "${1:-}" in
+  install) svc_lock; $EXTERNAL || install ;;
   up) svc_lock; cmd_up ;;
   down) svc_lock; cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|env|status" >&2; exit 2 ;;
 esac

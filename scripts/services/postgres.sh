@@ -132,9 +132,10 @@ cmd_status() {
 }
 
 case "${1:-}" in
+  install) lock; bindir >/dev/null || install ;;
   up) lock; cmd_up ;;
   down) lock; cmd_down ;;
   env) cmd_env ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|env|status" >&2; exit 2 ;;
 esac
