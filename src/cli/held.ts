@@ -13,9 +13,9 @@ export async function heldCommand(opts: SyncCliOptions & { schedule?: string; re
     throw new UsageError(`--reason: ${JSON.stringify(opts.reason)} is not one of ${HELD_REASONS.join(', ')}`);
   }
   const limit = positiveInt('--limit', opts.limit, 1000, 1_000_000);
-  const rows = await withEngine(opts, io, (engine) =>
-    engine.held({ schedule: opts.schedule, reason: opts.reason as HeldReason | undefined, limit }),
-  );
+  const rows = await withEngine(opts, io, (engine) => engine.held({ schedule: opts.schedule, reason: opts.reason as HeldReason | undefined, limit }), {
+    readOnly: opts.schedule === undefined, // a schedule names its target and scope: the file is needed then
+  });
   if (opts.json) {
     writeJson(io, rows);
     return EXIT.ok;

@@ -6,7 +6,7 @@ import { heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { mappingsImport, type MappingsImportOptions } from './mappings.js';
 import { reconcileCommand, type ReconcileOptions } from './reconcile.js';
-import { EXIT, processIo, type CliIo } from './io.js';
+import { EXIT, processIo, writeJson, type CliIo } from './io.js';
 import { quarantineList, quarantineRedrive, type QuarantineOptions } from './quarantine.js';
 import { replay, type ReplayOptions } from './replay.js';
 import { resendCommand, type ResendOptions } from './resend.js';
@@ -17,6 +17,7 @@ import { shared, type SharedOptions } from './options.js';
 import type { SyncCliOptions } from './sync-common.js';
 import { syncCommand, type SyncOptions } from './sync.js';
 import { validate } from './validate.js';
+import { VERSION } from '../version.js';
 
 type Action = (io: CliIo) => Promise<number>;
 
@@ -32,7 +33,8 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       writeOut: (s) => io.stdout.write(s),
       writeErr: () => undefined, // commander's errors are reported as one line below
     })
-    .showSuggestionAfterError(false);
+    .showSuggestionAfterError(false)
+    .version(VERSION, '--version', 'print the version');
 
   shared(cli.command('run'))
     .description('the service: sources, webhook, scheduler, HTTP API and admin page, metrics (until SIGTERM)')
@@ -170,6 +172,8 @@ function program(io: CliIo, run: (action: Action) => void): Command {
 
 /** Runs the command line `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  // Known before parsing, so that a command line commander refuses is answered in JSON too.
+  const json = argv.includes('--json');
   let action: Action | undefined;
   const cli = program(io, (a) => (action = a));
   try {
@@ -181,8 +185,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         io.stderr.write(cli.helpInformation()); // no command given
         return EXIT.usage;
       }
-      io.stderr.write(`gradestream: ${err.message.replace(/^error: /, '')}\n`);
-      return EXIT.usage;
+      return fail(io, json, 'USAGE', err.message.replace(/^error: /, ''), EXIT.usage);
     }
     throw err;
   }
@@ -190,19 +193,22 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   try {
     return await action(io);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`gradestream: ${message.split('\n')[0]}\n`);
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+    const code = err instanceof GradestreamError ? err.code : 'INTERNAL';
     // An invalid configuration (flags, environment, schedules file) or a schedule id the schedules file
     // does not define is a command line that cannot be run.
-    if (
-      err instanceof UsageError ||
-      err instanceof InputUnreadableError ||
-      err instanceof ConfigError ||
-      err instanceof UnknownScheduleError
-    ) {
-      return EXIT.usage;
-    }
-    if (err instanceof GradestreamError) return EXIT.failed;
-    return EXIT.failed;
+    const usage =
+      err instanceof UsageError || err instanceof InputUnreadableError || err instanceof ConfigError || err instanceof UnknownScheduleError;
+    return fail(io, json, code, message, usage ? EXIT.usage : EXIT.failed);
   }
+}
+
+/**
+ * A failed command: its one-line reason on stderr, and under `--json` also `{"error": {"code",
+ * "message"}}` on stdout (SPEC §7.1), so a script reading stdout gets one JSON document either way.
+ */
+function fail(io: CliIo, json: boolean, code: string, message: string, exit: number): number {
+  io.stderr.write(`gradestream: ${message}\n`);
+  if (json) writeJson(io, { error: { code, message } });
+  return exit;
 }

@@ -5,7 +5,7 @@ import { describeRun, positiveInt, withEngine, type SyncCliOptions } from './syn
 /** `gradestream runs list [--schedule ID] [--limit N]`: the sync history, newest first. */
 export async function runsList(opts: SyncCliOptions & { schedule?: string; limit?: string }, io: CliIo): Promise<number> {
   const limit = positiveInt('--limit', opts.limit, 20);
-  const entries = await withEngine(opts, io, (engine) => engine.runs({ schedule: opts.schedule, limit }));
+  const entries = await withEngine(opts, io, (engine) => engine.runs({ schedule: opts.schedule, limit }), { readOnly: true });
   if (opts.json) writeJson(io, entries);
   else io.stdout.write(entries.length === 0 ? 'no runs yet\n' : entries.map((e) => `${describeRun(e)}\n`).join(''));
   return EXIT.ok;
@@ -13,7 +13,7 @@ export async function runsList(opts: SyncCliOptions & { schedule?: string; limit
 
 /** `gradestream runs show RUN_ID`: one history entry; exit 1 when there is no such run. */
 export async function runsShow(id: string, opts: SyncCliOptions, io: CliIo): Promise<number> {
-  const entry = await withEngine(opts, io, (engine) => engine.run(id));
+  const entry = await withEngine(opts, io, (engine) => engine.run(id), { readOnly: true });
   if (entry === null) throw new NotFoundError(`no run ${JSON.stringify(id)} in the history`);
   if (opts.json) writeJson(io, entry);
   else {

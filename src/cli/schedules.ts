@@ -9,7 +9,8 @@ import { describeRun, instantOption, positiveInt, schedulesOf, withEngine, type 
 /** `gradestream schedules list [--now ISO]`: every schedule with its next run and status. */
 export async function schedulesList(opts: SyncCliOptions & { now?: string }, io: CliIo): Promise<number> {
   const now = instantOption('--now', opts.now, Date.now());
-  const views = await withEngine(opts, io, (engine) => engine.list(now));
+  const views = await withEngine(opts, io, (engine) => engine.list(now), { readOnly: true });
+  if (views.length === 0) io.stderr.write('gradestream: no schedules defined (GRADESTREAM_SCHEDULES_FILE or --schedules names the file)\n');
   if (opts.json) {
     writeJson(io, views);
     return EXIT.ok;

@@ -19,10 +19,19 @@ export async function schedulesOf(config: Config): Promise<Schedule[]> {
   return loadSchedules(config.schedulesFile, { defaultTimeZone: config.timeZone });
 }
 
-/** Opens the store and the sync engine for one command, and closes the store afterwards. */
-export async function withEngine<T>(opts: SyncCliOptions, io: CliIo, work: (engine: SyncEngine) => Promise<T>): Promise<T> {
+/**
+ * Opens the store and the sync engine for one command, and closes the store afterwards. A read-only
+ * command (the history, held rows, the schedules list) needs no schedules file (SPEC §7.1): what it
+ * shows comes from the store; without the file no schedule is defined.
+ */
+export async function withEngine<T>(
+  opts: SyncCliOptions,
+  io: CliIo,
+  work: (engine: SyncEngine) => Promise<T>,
+  options: { readOnly?: boolean } = {},
+): Promise<T> {
   const config = commandConfig(opts, io);
-  const schedules = await schedulesOf(config);
+  const schedules = options.readOnly && config.schedulesFile === undefined ? [] : await schedulesOf(config);
   const store = await openStore(config.stateUrl);
   try {
     const engine = await SyncEngine.open({ state: store, schedules, sinkUrl: config.sinkUrl, reconciler: reconcilerFromConfig(config, { store }) });

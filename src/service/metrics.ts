@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { VERSION } from '../version.js';
 import type { App } from './server.js';
 
 /**
@@ -29,19 +29,6 @@ export function processMetrics(registry: Registry, ready: () => Promise<boolean>
     },
   });
 }
-
-/** The package's version, read once from the nearest gradestream package.json above this module. */
-export const VERSION: string = (() => {
-  for (let up = '../'; up.length <= 5 * 3; up += '../') {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(`${up}package.json`, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'gradestream' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not here: one level up
-    }
-  }
-  return 'unknown';
-})();
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 

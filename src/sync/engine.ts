@@ -599,8 +599,8 @@ export class SyncEngine {
     return records;
   }
 
+  /** The history, newest first; a schedule's runs stay readable after it is removed from the file. */
   async runs(filter: { schedule?: string; limit: number; before?: string }): Promise<HistoryEntry[]> {
-    if (filter.schedule !== undefined) this.schedule(filter.schedule);
     return (await this.sync.listRuns({ schedule_id: filter.schedule, limit: filter.limit, before: filter.before })).map(historyEntry);
   }
 

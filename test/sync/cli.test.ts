@@ -160,7 +160,8 @@ describe('gradestream sync and friends', () => {
     const r = await run('schedules', 'list', '--schedules', bad);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/hourOfDay: 24 is not a whole hour from 0 to 23; .*timeZone: "Mars\/Olympus" is not an IANA time zone name/);
-    const none = await cli(['runs', 'list'], '', { GRADESTREAM_STATE_URL: state });
+    // A command that runs a schedule needs the file (read-only ones do not: test/cli/conventions.test.ts).
+    const none = await cli(['sync', 'nightly', '--as', 'x'], '', { GRADESTREAM_STATE_URL: state });
     expect([none.code, none.stderr]).toEqual([2, 'gradestream: invalid configuration: no schedules file: set GRADESTREAM_SCHEDULES_FILE or pass --schedules FILE\n']);
   });
 

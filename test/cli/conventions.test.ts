@@ -1,0 +1,63 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from '../support/cli.js';
+import { gradeChange, line } from '../support/grades.js';
+
+/** SPEC §7.1's conventions every command follows: `--version`, read-only commands, errors under `--json`. */
+describe('command-line conventions', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gradestream-conventions-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const state = `sqlite:${join(dir, 'state.db')}`;
+  const schedulesFile = join(dir, 'schedules.yaml');
+  writeFileSync(schedulesFile, '- {id: nightly, hourOfDay: 2, postedBy: Registrar}\n');
+  const env = { GRADESTREAM_STATE_URL: state, GRADESTREAM_SINK_URL: `file:${join(dir, 'outbox')}` };
+
+  it('--version prints the package version, exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(await cli(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('read-only commands need no schedules file; the history of a schedule gone from the file stays readable', async () => {
+    expect((await cli(['replay', '-'], line(gradeChange()), env)).code).toBe(0);
+    const synced = await cli(['sync', 'nightly', '--as', 'Ada', '--json', '--schedules', schedulesFile], '', env);
+    expect(synced.code).toBe(0);
+    const run = JSON.parse(synced.stdout) as { id: string };
+
+    // No schedules file from here on.
+    const list = await cli(['runs', 'list', '--json'], '', env);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { id: string }[]).map((r) => r.id)).toEqual([run.id]);
+    const bySchedule = await cli(['runs', 'list', '--schedule', 'nightly', '--json'], '', env);
+    expect((JSON.parse(bySchedule.stdout) as { schedule: string }[]).map((r) => r.schedule)).toEqual(['nightly']);
+    const show = await cli(['runs', 'show', run.id, '--json'], '', env);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: run.id, status: 'succeeded' });
+    expect(await cli(['held', '--json'], '', env)).toMatchObject({ code: 0, stdout: '[]\n' });
+    const schedules = await cli(['schedules', 'list', '--json'], '', env);
+    expect(schedules).toMatchObject({ code: 0, stdout: '[]\n', stderr: expect.stringMatching(/no schedules defined/) });
+
+    // A command that changes something still needs the file.
+    const pause = await cli(['schedules', 'pause', 'nightly', '--as', 'Ada'], '', env);
+    expect(pause).toMatchObject({ code: 2, stderr: expect.stringMatching(/no schedules file/) });
+  });
+
+  it('under --json an error is {"error": {"code", "message"}} on stdout, with the same exit code and the reason on stderr', async () => {
+    const cases: [string[], number, string][] = [
+      [['replay', '--bogus', '--json'], 2, 'USAGE'],
+      [['replay', join(dir, 'missing.jsonl'), '--json'], 2, 'INPUT_UNREADABLE'],
+      [['sync', 'nightly', '--as', 'Ada', '--json'], 2, 'CONFIG_INVALID'],
+      [['runs', 'show', '999999', '--json'], 1, 'NOT_FOUND'],
+    ];
+    for (const [args, exit, code] of cases) {
+      const r = await cli(args, '', env);
+      expect({ args, code: r.code }).toEqual({ args, code: exit });
+      const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+      expect(doc).toEqual({ error: { code, message: expect.any(String) } });
+      expect(r.stderr).toBe(`gradestream: ${doc.error.message}\n`);
+    }
+    // Without --json: the reason on stderr only.
+    expect(await cli(['replay', '--bogus'])).toEqual({ code: 2, stdout: '', stderr: "gradestream: unknown option '--bogus'\n" });
+  });
+});
