@@ -17,7 +17,7 @@ export async function heldCommand(opts: SyncCliOptions & { schedule?: string; re
     readOnly: opts.schedule === undefined, // a schedule names its target and scope: the file is needed then
   });
   if (opts.json) {
-    writeJson(io, rows);
+    writeJson(io, { held: rows });
     return EXIT.ok;
   }
   if (rows.length === 0) io.stdout.write('nothing held\n');

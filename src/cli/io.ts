@@ -18,6 +18,11 @@ export const processIo = (): CliIo => ({
 /** Exit codes shared by every command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export function writeJson(io: CliIo, value: unknown): void {
+/**
+ * The one JSON document a command prints under `--json`. The conventions (README "Command line"): an
+ * object, never a bare array (lists are named: `{"runs": [...]}`), snake_case keys, ids as strings, times
+ * as ISO 8601 UTC; an error is `{"error": {"code", "message"}}`.
+ */
+export function writeJson<T extends object>(io: CliIo, value: T extends readonly unknown[] ? never : T): void {
   io.stdout.write(`${JSON.stringify(value)}\n`);
 }

@@ -21,7 +21,7 @@ export async function quarantineList(opts: QuarantineOptions, io: CliIo): Promis
   const store = await openStore(config.stateUrl, { mustExist: true });
   try {
     const entries = await store.listQuarantine({ limit, after: opts.after });
-    if (opts.json) writeJson(io, entries);
+    if (opts.json) writeJson(io, { quarantine: entries });
     else {
       for (const e of entries) io.stdout.write(`${e.id}\t${e.received_at}\t${e.source}\t${e.position}\t${e.reason}: ${e.detail}\n`);
       io.stdout.write(`${entries.length} quarantined message${entries.length === 1 ? '' : 's'}${entries.length === limit ? ` (more after --after ${entries.at(-1)!.id})` : ''}\n`);

@@ -12,7 +12,7 @@ export async function schedulesList(opts: SyncCliOptions & { now?: string }, io:
   const views = await withEngine(opts, io, (engine) => engine.list(now), { readOnly: true });
   if (views.length === 0) io.stderr.write('gradestream: no schedules defined (GRADESTREAM_SCHEDULES_FILE or --schedules names the file)\n');
   if (opts.json) {
-    writeJson(io, views);
+    writeJson(io, { schedules: views.map(scheduleJson) });
     return EXIT.ok;
   }
   const rows = [
@@ -21,6 +21,12 @@ export async function schedulesList(opts: SyncCliOptions & { now?: string }, io:
   ];
   io.stdout.write(table(rows));
   return EXIT.ok;
+}
+
+/** A schedule as `--json` prints it: the view's keys in snake_case (the API keeps the view as it is). */
+function scheduleJson(v: ScheduleView): Record<string, unknown> {
+  const { id, hourOfDay, timeZone, postedBy, rootAccountId, ...rest } = v;
+  return { id, hour_of_day: hourOfDay, time_zone: timeZone, posted_by: postedBy, root_account_id: rootAccountId, ...rest };
 }
 
 function table(rows: string[][]): string {
@@ -41,7 +47,7 @@ export async function schedulesSetStatus(
   io: CliIo,
 ): Promise<number> {
   const view = await withEngine(opts, io, (engine) => (action === 'pause' ? engine.pause(id, opts.as) : engine.resume(id, opts.as)));
-  if (opts.json) writeJson(io, view);
+  if (opts.json) writeJson(io, scheduleJson(view));
   else io.stdout.write(describeStatus(view));
   return EXIT.ok;
 }
@@ -54,7 +60,7 @@ export async function schedulesNext(id: string, opts: SyncCliOptions & { after?:
   const schedule = schedules.find((s) => s.id === id);
   if (schedule === undefined) throw new UnknownScheduleError(id, schedules.map((s) => s.id));
   const runs = nextRuns(schedule, after, count).map((t) => new Date(t).toISOString());
-  if (opts.json) writeJson(io, runs);
+  if (opts.json) writeJson(io, { schedule: schedule.id, runs });
   else io.stdout.write(runs.map((r) => `${r}\n`).join(''));
   return EXIT.ok;
 }
@@ -69,7 +75,7 @@ export async function schedulesNext(id: string, opts: SyncCliOptions & { after?:
 export async function schedulesTick(opts: SyncCliOptions & { now?: string }, io: CliIo): Promise<number> {
   const now = instantOption('--now', opts.now, Date.now());
   const entries = await withEngine(opts, io, (engine) => engine.tick(now));
-  if (opts.json) writeJson(io, entries);
+  if (opts.json) writeJson(io, { runs: entries });
   else io.stdout.write(entries.length === 0 ? 'nothing due\n' : entries.map((e) => `${describeRun(e)}\n`).join(''));
   const failed = entries.filter((e) => e.status === 'failed');
   for (const e of failed) io.stderr.write(`gradestream: run ${e.id} of ${e.schedule} failed: ${e.error}\n`);

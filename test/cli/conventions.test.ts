@@ -20,7 +20,7 @@ describe('command-line conventions', () => {
   });
 
   it('read-only commands need no schedules file; the history of a schedule gone from the file stays readable', async () => {
-    expect((await cli(['replay', '-'], line(gradeChange()), env)).code).toBe(0);
+    expect((await cli(['replay', '-'], line(gradeChange('2026-03-01T10:00:00Z')), env)).code).toBe(0);
     const synced = await cli(['sync', 'nightly', '--as', 'Ada', '--json', '--schedules', schedulesFile], '', env);
     expect(synced.code).toBe(0);
     const run = JSON.parse(synced.stdout) as { id: string };
@@ -28,15 +28,15 @@ describe('command-line conventions', () => {
     // No schedules file from here on.
     const list = await cli(['runs', 'list', '--json'], '', env);
     expect(list.code).toBe(0);
-    expect((JSON.parse(list.stdout) as { id: string }[]).map((r) => r.id)).toEqual([run.id]);
+    expect((JSON.parse(list.stdout) as { runs: { id: string }[] }).runs.map((r) => r.id)).toEqual([run.id]);
     const bySchedule = await cli(['runs', 'list', '--schedule', 'nightly', '--json'], '', env);
-    expect((JSON.parse(bySchedule.stdout) as { schedule: string }[]).map((r) => r.schedule)).toEqual(['nightly']);
+    expect((JSON.parse(bySchedule.stdout) as { runs: { schedule: string }[] }).runs.map((r) => r.schedule)).toEqual(['nightly']);
     const show = await cli(['runs', 'show', run.id, '--json'], '', env);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ id: run.id, status: 'succeeded' });
-    expect(await cli(['held', '--json'], '', env)).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(await cli(['held', '--json'], '', env)).toMatchObject({ code: 0, stdout: '{"held":[]}\n' });
     const schedules = await cli(['schedules', 'list', '--json'], '', env);
-    expect(schedules).toMatchObject({ code: 0, stdout: '[]\n', stderr: expect.stringMatching(/no schedules defined/) });
+    expect(schedules).toMatchObject({ code: 0, stdout: '{"schedules":[]}\n', stderr: expect.stringMatching(/no schedules defined/) });
 
     // A command that changes something still needs the file.
     const pause = await cli(['schedules', 'pause', 'nightly', '--as', 'Ada'], '', env);

@@ -26,7 +26,7 @@ describe.each(backends)('gradestream quarantine on $name', (backend) => {
 
     const list = await cli(['quarantine', 'list', '--json', '--state', t.url]);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout).map((e: { position: string }) => e.position)).toEqual(['m-1', 'm-2', 'w-1']);
+    expect(JSON.parse(list.stdout).quarantine.map((e: { position: string }) => e.position)).toEqual(['m-1', 'm-2', 'w-1']);
 
     const redrive = await cli(['quarantine', 'redrive', '--json', '--state', t.url]);
     expect(redrive.code).toBe(0);

@@ -91,7 +91,7 @@ describe('gradestream reconcile', () => {
     expect((await sync(state)).rows).toBe(0);
 
     // Both are in the history, with who started them.
-    const runs = JSON.parse((await cli(['runs', 'list', '--json'], '', env(state))).stdout) as { kind: string; triggered_by: string; reconcile?: { drift: unknown } }[];
+    const { runs } = JSON.parse((await cli(['runs', 'list', '--json'], '', env(state))).stdout) as { runs: { kind: string; triggered_by: string; reconcile?: { drift: unknown } }[] };
     expect(runs.filter((r) => r.kind === 'reconcile')).toHaveLength(2);
     expect(runs.find((r) => r.kind === 'reconcile')).toMatchObject({ triggered_by: 'Registrar', reconcile: { drift: expect.any(Object) } });
   });
@@ -152,7 +152,7 @@ describe('gradestream reconcile', () => {
     expect(r.stderr).toMatch(/GRADESTREAM_CANVAS_TOKEN/);
     expect(r.stderr).not.toContain('wrong-token');
     expect(standin.count() - before).toBe(1);
-    const runs = JSON.parse((await cli(['runs', 'list', '--json'], '', env(state))).stdout) as { kind: string; status: string }[];
+    const { runs } = JSON.parse((await cli(['runs', 'list', '--json'], '', env(state))).stdout) as { runs: { kind: string; status: string }[] };
     expect(runs).toMatchObject([{ kind: 'reconcile', status: 'failed' }]);
   });
 

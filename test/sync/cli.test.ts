@@ -73,32 +73,32 @@ describe('gradestream sync and friends', () => {
     const entry = (await json('sync', 'east', '--as', 'x', '--dry-run')) as Record<string, unknown>;
     expect(entry).toMatchObject({ id: null, status: 'dry_run', rows: 0, batch: null, held: { student_unmapped: 1 } });
     expect(filesIn(outbox)).toEqual(files);
-    expect(((await json('runs', 'list')) as unknown[]).length).toBe(2);
+    expect(((await json('runs', 'list')) as { runs: unknown[] }).runs.length).toBe(2);
   });
 
   it('schedules list, next, pause and resume', async () => {
-    expect(await json('schedules', 'list', '--now', '2026-03-08T08:30:00Z')).toEqual([
+    expect(await json('schedules', 'list', '--now', '2026-03-08T08:30:00Z')).toEqual({ schedules: [
       {
         id: 'nightly',
-        hourOfDay: 2,
-        timeZone: 'America/Denver',
+        hour_of_day: 2,
+        time_zone: 'America/Denver',
         next_run: '2026-03-08T09:00:00.000Z',
         status: 'enabled',
-        postedBy: 'Ada Admin',
-        rootAccountId: null,
+        posted_by: 'Ada Admin',
+        root_account_id: null,
         kind: 'sync',
         target: `file:${outbox}`,
         format: 'csv',
         status_changed_by: null,
         status_changed_at: null,
       },
-      expect.objectContaining({ id: 'east', timeZone: 'UTC', next_run: '2026-03-08T23:00:00.000Z', rootAccountId: '21070000000000001' }),
-    ]);
-    expect(await json('schedules', 'next', 'nightly', '--after', '2026-03-06T12:00:00-07:00', '--count', '3')).toEqual([
+      expect.objectContaining({ id: 'east', time_zone: 'UTC', next_run: '2026-03-08T23:00:00.000Z', root_account_id: '21070000000000001' }),
+    ] });
+    expect(await json('schedules', 'next', 'nightly', '--after', '2026-03-06T12:00:00-07:00', '--count', '3')).toEqual({ schedule: 'nightly', runs: [
       '2026-03-07T09:00:00.000Z',
       '2026-03-08T09:00:00.000Z', // 03:00 MDT: 02:00 does not exist that day
       '2026-03-09T08:00:00.000Z',
-    ]);
+    ] });
     expect(await json('schedules', 'pause', 'nightly', '--as', 'Ada')).toMatchObject({ status: 'suspended', status_changed_by: 'Ada' });
     const text = (await run('schedules', 'list', '--now', '2026-03-08T08:30:00Z')).stdout;
     expect(text.split('\n')[0]).toBe('ID       HOUR  TIME ZONE       NEXT RUN (UTC)            STATUS     POSTED BY  ROOT ACCOUNT');
@@ -107,19 +107,19 @@ describe('gradestream sync and friends', () => {
   });
 
   it('schedules tick runs what is due once', async () => {
-    const ran = (await json('schedules', 'tick', '--now', '2026-03-09T23:30:00Z')) as { schedule: string; trigger: string }[];
+    const ran = ((await json('schedules', 'tick', '--now', '2026-03-09T23:30:00Z')) as { runs: { schedule: string; trigger: string }[] }).runs;
     expect(ran.map((e) => [e.schedule, e.trigger]).sort()).toEqual([
       ['east', 'scheduled'],
       ['nightly', 'scheduled'],
     ]);
-    expect(await json('schedules', 'tick', '--now', '2026-03-09T23:30:00Z')).toEqual([]);
+    expect(await json('schedules', 'tick', '--now', '2026-03-09T23:30:00Z')).toEqual({ runs: [] });
   });
 
   it('held, resend, runs show', async () => {
-    expect(await json('held')).toEqual([
+    expect(await json('held')).toEqual({ held: [
       expect.objectContaining({ reason: 'student_unmapped', record_type: 'assignment', student_id: S2, assignment_id: A2 }),
-    ]);
-    expect(await json('held', '--reason', 'unposted')).toEqual([]);
+    ] });
+    expect(await json('held', '--reason', 'unposted')).toEqual({ held: [] });
     expect(await json('resend', '--assignment', A1, '--as', 'Registrar')).toEqual({
       selector: 'assignment',
       id: A1,
@@ -129,7 +129,7 @@ describe('gradestream sync and friends', () => {
     });
     expect(await json('sync', 'nightly', '--as', 'x')).toMatchObject({ rows: 1 });
     expect(await json('runs', 'show', '1')).toMatchObject({ id: '1', status: 'succeeded' });
-    expect(((await json('runs', 'list', '--schedule', 'east')) as unknown[]).length).toBe(1);
+    expect(((await json('runs', 'list', '--schedule', 'east')) as { runs: unknown[] }).runs.length).toBe(1);
   });
 
   it('fails with one line and the right exit code', async () => {

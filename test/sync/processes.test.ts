@@ -123,7 +123,7 @@ describe('two replicas racing for the same occurrence (PostgreSQL)', () => {
       for (let round = 0; round < 3; round++) {
         const replicas = await Promise.all([start(args), start(args), start(args)]);
         for (const r of replicas) expect(r.code, r.stderr).toBe(0);
-        const ran = replicas.flatMap((r) => JSON.parse(r.stdout) as HistoryEntry[]);
+        const ran = replicas.flatMap((r) => (JSON.parse(r.stdout) as { runs: HistoryEntry[] }).runs);
         // Each occurrence once, over every round and replica: nightly at 02:00Z, other at 01:00Z (02:00 Paris).
         expect(ran.map((e) => [e.schedule, e.scheduled_for, e.status]).sort()).toEqual(
           round === 0
@@ -134,7 +134,7 @@ describe('two replicas racing for the same occurrence (PostgreSQL)', () => {
             : [],
         );
       }
-      const history = JSON.parse((await cli(['runs', 'list', '--json', '--state', url, '--schedules', schedulesFile])).stdout) as HistoryEntry[];
+      const history = (JSON.parse((await cli(['runs', 'list', '--json', '--state', url, '--schedules', schedulesFile])).stdout) as { runs: HistoryEntry[] }).runs;
       expect(history).toHaveLength(2);
       // One target: the two runs never overlapped and never sent the same change twice.
       expect(history.map((e) => e.rows).sort()).toEqual([0, 2]);
