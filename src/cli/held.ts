@@ -3,6 +3,8 @@ import { HELD_REASONS, type HeldReason } from '../sync/view.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { positiveInt, withEngine, type SyncCliOptions } from './sync-common.js';
 
+export const HELD_LIMIT = 1000;
+
 /**
  * `gradestream held [--schedule ID] [--reason R] [--limit N]`: rows with a pending change that is
  * not visible, with the reason (unposted, student_unmapped, course_unmapped) and since when. As of
@@ -12,7 +14,7 @@ export async function heldCommand(opts: SyncCliOptions & { schedule?: string; re
   if (opts.reason !== undefined && !HELD_REASONS.includes(opts.reason as HeldReason)) {
     throw new UsageError(`--reason: ${JSON.stringify(opts.reason)} is not one of ${HELD_REASONS.join(', ')}`);
   }
-  const limit = positiveInt('--limit', opts.limit, 1000, 1_000_000);
+  const limit = positiveInt('--limit', opts.limit, HELD_LIMIT, 1_000_000);
   const rows = await withEngine(opts, io, (engine) => engine.held({ schedule: opts.schedule, reason: opts.reason as HeldReason | undefined, limit }), {
     readOnly: opts.schedule === undefined, // a schedule names its target and scope: the file is needed then
   });

@@ -2,16 +2,16 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, GradestreamError, InputUnreadableError, UsageError } from '../errors.js';
 import { UnknownScheduleError } from '../sync/errors.js';
 import { registerConsume } from './consume.js';
-import { heldCommand } from './held.js';
+import { HELD_LIMIT, heldCommand } from './held.js';
 import { inspectCommand, type InspectOptions } from './inspect.js';
 import { mappingsImport, type MappingsImportOptions } from './mappings.js';
 import { reconcileCommand, type ReconcileOptions } from './reconcile.js';
 import { EXIT, processIo, writeJson, type CliIo } from './io.js';
-import { quarantineList, quarantineRedrive, type QuarantineOptions } from './quarantine.js';
-import { replay, type ReplayOptions } from './replay.js';
+import { QUARANTINE_LIMIT, quarantineList, quarantineRedrive, type QuarantineOptions } from './quarantine.js';
+import { DEFAULT_BATCH_SIZE, replay, type ReplayOptions } from './replay.js';
 import { resendCommand, type ResendOptions } from './resend.js';
 import { runCommand, type RunOptions } from './run.js';
-import { runsList, runsShow } from './runs.js';
+import { RUNS_LIMIT, runsList, runsShow } from './runs.js';
 import { schedulesList, schedulesNext, schedulesSetStatus, schedulesTick } from './schedules.js';
 import { shared, type SharedOptions } from './options.js';
 import type { SyncCliOptions } from './sync-common.js';
@@ -49,13 +49,13 @@ function program(io: CliIo, run: (action: Action) => void): Command {
   shared(cli.command('replay'))
     .description('fold Canvas-format JSON Lines into the state store, through the same pipeline as the live sources')
     .argument('<files...>', 'JSON Lines files; - for stdin')
-    .option('--batch-size <lines>', 'lines folded per transaction (default 20000)')
+    .option('--batch-size <lines>', `lines folded per transaction (default ${DEFAULT_BATCH_SIZE})`)
     .action((files: string[], opts: ReplayOptions) => run((io) => replay(files, opts, io)));
 
   const quarantine = cli.command('quarantine').description('quarantined messages: list them, re-drive them after a fix');
   shared(quarantine.command('list'))
     .description('quarantined messages, oldest first')
-    .option('--limit <n>', 'at most this many (default 100)')
+    .option('--limit <n>', `at most this many (default ${QUARANTINE_LIMIT})`)
     .option('--after <id>', 'the page after this id')
     .action((opts: QuarantineOptions) => run((io) => quarantineList(opts, io)));
   shared(quarantine.command('redrive'))
@@ -66,7 +66,8 @@ function program(io: CliIo, run: (action: Action) => void): Command {
 
   shared(cli.command('inspect'))
     .description("show what the state store holds for a student")
-    .requiredOption('--student <id>', 'canonical (global) student id')
+    .option('--student <id>', 'canonical (global) student id (this or --student-sis)')
+    .option('--student-sis <id>', "the student's SIS id, as the SIS knows them (this or --student)")
     .option('--course <id>', 'only this course (canonical id)')
     .action((opts: InspectOptions) => run((io) => inspectCommand(opts, io)));
 
@@ -75,7 +76,7 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .command('sync')
       .description('run a schedule now, whatever its status; prints the run (exit 1 if it failed)')
       .argument('<schedule>', 'schedule id')
-      .requiredOption('--as <name>', 'who is asking (recorded in the history)')
+      .option('--as <name>', 'who is asking, recorded in the history (required, except with --dry-run)')
       .option('--dry-run', 'compute and report the delta; deliver, write and record nothing'),
   ).action((id: string, opts: SyncOptions) => run((io) => syncCommand(id, opts, io)));
 
@@ -92,7 +93,7 @@ function program(io: CliIo, run: (action: Action) => void): Command {
         .command(action)
         .description(action === 'pause' ? 'suspend automatic runs (kept in the state store)' : 'let the next occurrence run again')
         .argument('<schedule>', 'schedule id')
-        .requiredOption('--as <name>', 'who is asking (recorded)'),
+        .requiredOption('--as <name>', 'who is asking, recorded (required)'),
     ).action((id: string, opts: SyncCliOptions & { as: string }) => run((io) => schedulesSetStatus(action, id, opts, io)));
   }
   shared(
@@ -117,7 +118,7 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .option('--course <id>', 'canonical course id')
       .option('--assignment <id>', 'canonical assignment id')
       .option('--all', 'everything')
-      .requiredOption('--as <name>', 'who is asking (recorded)'),
+      .requiredOption('--as <name>', 'who is asking, recorded (required)'),
   ).action((opts: ResendOptions) => run((io) => resendCommand(opts, io)));
 
   const runs = cli.command('runs').description('the sync history');
@@ -126,7 +127,7 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .command('list')
       .description('runs, newest first')
       .option('--schedule <id>', 'only this schedule')
-      .option('--limit <n>', 'at most this many (default 20)'),
+      .option('--limit <n>', `at most this many (default ${RUNS_LIMIT})`),
   ).action((opts: SyncCliOptions & { schedule?: string; limit?: string }) => run((io) => runsList(opts, io)));
   shared(runs.command('show').description('one run').argument('<run>', 'run id')).action((id: string, opts: SyncCliOptions) =>
     run((io) => runsShow(id, opts, io)),
@@ -138,7 +139,7 @@ function program(io: CliIo, run: (action: Action) => void): Command {
       .description('rows with a pending change the SIS cannot be sent yet, with the reason')
       .option('--schedule <id>', "only this schedule's target and scope")
       .option('--reason <reason>', 'unposted, student_unmapped or course_unmapped')
-      .option('--limit <n>', 'at most this many (default 1000)'),
+      .option('--limit <n>', `at most this many (default ${HELD_LIMIT})`),
   ).action((opts: SyncCliOptions & { schedule?: string; reason?: string; limit?: string }) => run((io) => heldCommand(opts, io)));
 
   shared(

@@ -14,10 +14,12 @@ export interface QuarantineOptions extends SharedOptions {
   reason?: string;
 }
 
+export const QUARANTINE_LIMIT = 100;
+
 /** `gradestream quarantine list`: quarantined messages, oldest first, with their position and reason. */
 export async function quarantineList(opts: QuarantineOptions, io: CliIo): Promise<number> {
   const config = commandConfig(opts, io);
-  const limit = positiveInt('--limit', opts.limit, 100, 10_000);
+  const limit = positiveInt('--limit', opts.limit, QUARANTINE_LIMIT, 10_000);
   const store = await openStore(config.stateUrl, { mustExist: true });
   try {
     const entries = await store.listQuarantine({ limit, after: opts.after });

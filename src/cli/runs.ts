@@ -2,9 +2,11 @@ import { NotFoundError } from '../sync/errors.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { describeRun, positiveInt, withEngine, type SyncCliOptions } from './sync-common.js';
 
+export const RUNS_LIMIT = 20;
+
 /** `gradestream runs list [--schedule ID] [--limit N]`: the sync history, newest first. */
 export async function runsList(opts: SyncCliOptions & { schedule?: string; limit?: string }, io: CliIo): Promise<number> {
-  const limit = positiveInt('--limit', opts.limit, 20);
+  const limit = positiveInt('--limit', opts.limit, RUNS_LIMIT);
   const entries = await withEngine(opts, io, (engine) => engine.runs({ schedule: opts.schedule, limit }), { readOnly: true });
   if (opts.json) writeJson(io, { runs: entries });
   else io.stdout.write(entries.length === 0 ? 'no runs yet\n' : entries.map((e) => `${describeRun(e)}\n`).join(''));

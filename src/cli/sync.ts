@@ -1,8 +1,9 @@
+import { UsageError } from '../errors.js';
 import { EXIT, writeJson, type CliIo } from './io.js';
 import { describeRun, withEngine, type SyncCliOptions } from './sync-common.js';
 
 export interface SyncOptions extends SyncCliOptions {
-  as: string;
+  as?: string;
   dryRun?: boolean;
 }
 
@@ -14,7 +15,10 @@ export interface SyncOptions extends SyncCliOptions {
  * reports what would be sent and held; nothing is delivered, written or recorded.
  */
 export async function syncCommand(scheduleId: string, opts: SyncOptions, io: CliIo): Promise<number> {
-  const entry = await withEngine(opts, io, (engine) => engine.runSchedule(scheduleId, { by: opts.as, dryRun: opts.dryRun }));
+  // A dry run records nothing, so it need not say who asked.
+  if (opts.as === undefined && !opts.dryRun) throw new UsageError("required option '--as <name>' not specified (who is asking, for the history; not needed with --dry-run)");
+  const by = opts.as ?? 'dry run';
+  const entry = await withEngine(opts, io, (engine) => engine.runSchedule(scheduleId, { by, dryRun: opts.dryRun }));
   if (opts.json) writeJson(io, entry);
   else io.stdout.write(`${describeRun(entry)}\n`);
   if (entry.status === 'failed') {

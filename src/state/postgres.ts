@@ -6,7 +6,7 @@ import { CONNECTION, type HasConnection, type StoreConnection } from './connecti
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import type { Batch, StateCounts, StateStore, StoredQuarantineEntry } from './store.js';
 import { TABLES, keyString, listedRaw, printableDetail, rawForms, type Column, type StoredRow, type Table, type Value } from './tables.js';
-import { courseRows, dump, inspect, type QuarantineDumpRow, type RowReader } from './view.js';
+import { courseRows, dump, inspect, studentsWithSisId, type QuarantineDumpRow, type RowReader } from './view.js';
 
 /**
  * The shared backend, for several replicas folding into one database at once. Each table gets one
@@ -247,6 +247,10 @@ class PostgresStore implements StateStore, RowReader, HasConnection {
 
   inspect(studentId: string, courseId?: string) {
     return inspect(this, studentId, courseId);
+  }
+
+  studentsWithSisId(sisId: string) {
+    return studentsWithSisId(this, sisId);
   }
 
   courseRows(courseId: string) {

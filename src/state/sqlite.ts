@@ -8,7 +8,7 @@ import type { Batch, OpenOptions, StateCounts, StateStore, StoredQuarantineEntry
 import { bind, configure, read, translate, writeRequest } from './sqlite-fold.js';
 import { inlineWriter, workerWriter, type FoldWriter } from './sqlite-writer.js';
 import { listedRaw, TABLES, type StoredRow, type Table, type Value } from './tables.js';
-import { courseRows, dump, inspect, type QuarantineDumpRow, type RowReader } from './view.js';
+import { courseRows, dump, inspect, studentsWithSisId, type QuarantineDumpRow, type RowReader } from './view.js';
 
 /**
  * The embedded backend: one SQLite file. This connection reads (inspect, dump, the sync engine's
@@ -81,6 +81,10 @@ class SqliteStore implements StateStore, RowReader, HasConnection {
 
   inspect(studentId: string, courseId?: string) {
     return inspect(this, studentId, courseId);
+  }
+
+  studentsWithSisId(sisId: string) {
+    return studentsWithSisId(this, sisId);
   }
 
   courseRows(courseId: string) {

@@ -78,6 +78,8 @@ export interface StateStore {
   apply(batch: Batch): Promise<Outcome[]>;
   /** A student's state, optionally limited to one course. Ids are decimal strings, instants ISO UTC. */
   inspect(studentId: string, courseId?: string): Promise<StudentState>;
+  /** The students (canonical ids) whose SIS id is `sisId`: normally one. */
+  studentsWithSisId(sisId: string): Promise<string[]>;
   /** The record rows of one course (assignment scores, course scores, overrides), as stored. */
   courseRows(courseId: string): Promise<CourseRows>;
   /** The names the store knows of these assignments (canonical ids), by id. */

@@ -130,6 +130,11 @@ export async function courseRows(reader: RowReader, courseId: string): Promise<C
   };
 }
 
+/** The students whose SIS id is `sisId` (normally one), in id order. A scan: the table has no index on it. */
+export async function studentsWithSisId(reader: RowReader, sisId: string): Promise<string[]> {
+  return (await reader.select(STUDENT_SIS_IDS, { student_sis_id: sisId })).map((r) => r['student_id'] as string);
+}
+
 export async function inspect(reader: RowReader, studentId: string, courseId?: string): Promise<StudentState> {
   const filter: Record<string, string> = { student_id: studentId };
   if (courseId !== undefined) filter['course_id'] = courseId;

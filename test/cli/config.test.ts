@@ -92,7 +92,7 @@ describe('the shared options (SPEC §7.1: --state, --schedules, --sink)', () => 
     const lines: string[][] = [
       ['replay', events, '--json'],
       ['validate', events, '--json'],
-      ['inspect', '--student', '1', '--json'],
+      ['inspect', '--student', '21070000000000001', '--json'],
       ['quarantine', 'list', '--json'],
       ['quarantine', 'redrive', '--json'],
       ['schedules', 'list', '--json'],

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BATCH_SIZE } from '../../src/cli/replay.js';
 import { cli } from '../support/cli.js';
 import { gradeChange, line } from '../support/grades.js';
 
@@ -41,6 +42,19 @@ describe('command-line conventions', () => {
     // A command that changes something still needs the file.
     const pause = await cli(['schedules', 'pause', 'nightly', '--as', 'Ada'], '', env);
     expect(pause).toMatchObject({ code: 2, stderr: expect.stringMatching(/no schedules file/) });
+  });
+
+  it('help shows the defaults the code uses and which options are required; a dry run needs no --as', async () => {
+    expect((await cli(['replay', '--help'])).stdout).toContain(`(default ${DEFAULT_BATCH_SIZE})`);
+    expect((await cli(['runs', 'list', '--help'])).stdout).toMatch(/--limit <n> +at most this many \(default 20\)/);
+    expect((await cli(['sync', '--help'])).stdout).toMatch(/--as <name> +who is asking, recorded in the history \(required, except\s+with --dry-run\)/);
+    expect((await cli(['schedules', 'pause', '--help'])).stdout).toMatch(/--as <name> +who is asking, recorded \(required\)/);
+
+    const dry = await cli(['sync', 'nightly', '--dry-run', '--json', '--schedules', schedulesFile], '', env);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ id: null, status: 'dry_run' });
+    const noWho = await cli(['sync', 'nightly', '--schedules', schedulesFile], '', env);
+    expect(noWho).toMatchObject({ code: 2, stderr: expect.stringMatching(/required option '--as <name>' not specified/) });
   });
 
   it('under --json an error is {"error": {"code", "message"}} on stdout, with the same exit code and the reason on stderr', async () => {

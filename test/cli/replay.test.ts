@@ -152,6 +152,26 @@ describe('gradestream inspect', () => {
     }
   });
 
+  it('finds a student by SIS id, and hints at global ids when a local one finds nothing, on PostgreSQL too', async () => {
+    pg ??= await createTestDatabase();
+    for (const state of [stateUrl(), pg.url]) {
+      expect((await cli(['replay', mixed, '--state', state])).code).toBe(0);
+      const bySis = await cli(['inspect', '--student-sis', 'ABC.123', '--json', '--state', state]);
+      expect(bySis.code).toBe(0);
+      expect(JSON.parse(bySis.stdout)).toMatchObject({ student_id: IDS.gcStudent, student_sis_id: 'ABC.123' });
+      const nobody = await cli(['inspect', '--student-sis', 'NOBODY.1', '--json', '--state', state]);
+      expect(nobody.code).toBe(1);
+      expect(JSON.parse(nobody.stdout)).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/no student has SIS id "NOBODY.1"/) } });
+
+      // Canvas's pages show the local id (48); the store keys the global one, in the shard it knows.
+      const local = await cli(['inspect', '--student', '48', '--state', state]);
+      expect(local).toMatchObject({ code: 0, stdout: expect.stringContaining('no grades stored') });
+      expect(local.stderr).toMatch(/48 looks like a local Canvas id.*try --student .*21070000000000048/);
+      expect((await cli(['inspect', '--student', IDS.gcStudent, '--state', state])).stderr).toBe('');
+    }
+    expect((await cli(['inspect', '--student', '1', '--student-sis', 'X', '--state', stateUrl()])).code).toBe(2);
+  });
+
   it('rejects a non-canonical id (exit 2) and a missing SQLite store (exit 1)', async () => {
     expect((await cli(['inspect', '--student', '12ab', '--state', stateUrl()])).code).toBe(2);
     expect((await cli(['inspect', '--state', stateUrl()])).code).toBe(2);
