@@ -10,7 +10,7 @@ trap 'bash scripts/services.sh down "${services[@]}"' EXIT
 bash scripts/services.sh up "${services[@]}"
 eval "$(bash scripts/services.sh env "${services[@]}")"
 
-# Debian's promtool and Chromium (metrics exposition, admin page).
+# Debian's promtool, prometheus and Chromium (metrics exposition, alerting rules, admin page).
 eval "$(bash scripts/tools.sh)"
 
 # The chart tests render the Helm chart with a real helm.

@@ -73,7 +73,7 @@ describe('the shipped alerting rules in a real Prometheus', () => {
   const quiet = ['GradestreamSyncOverdue', 'GradestreamScheduleStuck', 'GradestreamScheduleSuspended', 'GradestreamNotReady', 'GradestreamWebhookUnauthenticated'];
 
   beforeAll(async () => {
-    const binary = tool('GRADESTREAM_PROMETHEUS', "prometheus (Debian's prometheus package)");
+    const binary = tool('GRADESTREAM_PROMETHEUS', 'scripts/tools.sh');
     sis = await startServer(() => ({ status: 403, body: 'refused: this SIS takes no grades today' }));
     // 403: refused at once (5xx would be retried with backoff for many seconds first).
     service = await startRunProcess({ GRADESTREAM_SINK_URL: `${sis.url}/grades` });

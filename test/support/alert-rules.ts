@@ -1,15 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { CHART, docsOf, helm } from './helm.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-
-/** A tool's path from the environment scripts/test.sh sets up; a missing one fails the test, naming it. */
-export function tool(variable: 'GRADESTREAM_HELM' | 'GRADESTREAM_PROMTOOL' | 'GRADESTREAM_PROMETHEUS', what: string): string {
-  const path = process.env[variable];
-  if (!path) throw new Error(`${variable} is not set: ${what} is needed (scripts/test.sh sets it up; see scripts/tools.sh and scripts/helm.sh)`);
-  return path;
-}
+export { tool } from './helm.js';
 
 export interface AlertRule {
   alert?: string;
@@ -30,10 +24,8 @@ export interface RenderedRule {
 
 /** The chart's PrometheusRule rendered by the real helm (release t, namespace default), `--set`s applied. */
 export async function renderPrometheusRule(...set: string[]): Promise<RenderedRule> {
-  const helm = tool('GRADESTREAM_HELM', 'helm');
-  const args = ['template', 't', 'helm/gradestream', '--set', 'prometheusRule.enabled=true', ...set.flatMap((s) => ['--set', s])];
-  const { stdout } = await promisify(execFile)(helm, [...args, '--show-only', 'templates/prometheusrule.yaml'], { cwd: root });
-  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as unknown);
+  const args = ['template', 't', CHART, '--set', 'prometheusRule.enabled=true', ...set.flatMap((s) => ['--set', s])];
+  const docs = docsOf(await helm([...args, '--show-only', 'templates/prometheusrule.yaml']));
   if (docs.length !== 1) throw new Error(`expected one document, got ${docs.length}`);
   const object = docs[0] as RenderedRule['object'];
   return { object, ruleFile: stringify(object.spec), rules: object.spec.groups.flatMap((g) => g.rules) };
