@@ -144,4 +144,17 @@ describe('PrometheusRule values', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it.each([
+    [['prometheusRule.alerts.syncOverdue.for=5 minutes'], /prometheusRule[/.]alerts[/.]syncOverdue[/.]for/],
+    [['prometheusRule.alerts.heldRowsGrowing.window=1h30'], /prometheusRule[/.]alerts[/.]heldRowsGrowing[/.]window/],
+    [['prometheusRule.alerts.scheduleStuck.thresholdSeconds=-1'], /prometheusRule[/.]alerts[/.]scheduleStuck[/.]thresholdSeconds/],
+    [['prometheusRule.alerts.consumerLag.kafkaThreshold=lots'], /prometheusRule[/.]alerts[/.]consumerLag[/.]kafkaThreshold/],
+    [['prometheusRule.alerts.heldRowsGrowing.reasons={unmapped}'], /prometheusRule[/.]alerts[/.]heldRowsGrowing[/.]reasons/],
+    [['prometheusRule.alerts.syncOverdu.for=5m'], /syncOverdu/],
+    [['prometheusRule.selector=\\{job="x"\\}'], /prometheusRule[/.]selector/],
+    [['prometheusRule.runbookBaseUrl=README.md'], /prometheusRule[/.]runbookBaseUrl/],
+  ])('values.schema.json refuses %j before rendering', async (set, message) => {
+    expect(await template(...set)).toMatchObject({ ok: false, error: expect.stringMatching(message) });
+  });
 });
