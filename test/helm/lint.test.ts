@@ -60,7 +60,7 @@ describe('Helm chart: ci/*-values.yaml', () => {
   it('the production-like values turn on every optional kind', async () => {
     const docs = docsOf(await helm(['template', 't', CHART, '-f', `${CI}/postgres-replicas-values.yaml`]));
     expect(new Set(docs.map((d) => d.kind))).toEqual(
-      new Set(['ConfigMap', 'Deployment', 'Service', 'ServiceAccount', 'Pod', 'PodDisruptionBudget', 'NetworkPolicy', 'Ingress', 'ServiceMonitor']),
+      new Set(['ConfigMap', 'Deployment', 'Service', 'ServiceAccount', 'Pod', 'PodDisruptionBudget', 'NetworkPolicy', 'Ingress', 'ServiceMonitor', 'PrometheusRule']),
     );
   });
 
