@@ -13,7 +13,8 @@ import { startServer, type TestServer } from '../sinks/server.js';
  * A real Prometheus (Debian's package) scraping a running `gradestream run` on loopback every second and
  * evaluating the chart's rendered PrometheusRule every second, some `for:` shortened through the
  * chart's values. The schedule's SIS refuses every batch: the "sync failed" and "never succeeded"
- * alerts must go pending, then fire; those about a healthy service must stay quiet throughout.
+ * alerts must go pending, then fire (and the sink errors one fire); those about a healthy service
+ * must stay quiet throughout.
  */
 
 interface PromAlert {
@@ -146,7 +147,7 @@ describe('the shipped alerting rules in a real Prometheus', () => {
     expect((await alerts()).map((a) => a.labels['alertname'])).toEqual([]);
   });
 
-  it('raises GradestreamSyncFailed and GradestreamSyncNeverSucceeded for the schedule once a run fails on the refusing SIS', async () => {
+  it('raises GradestreamSyncFailed and GradestreamSyncNeverSucceeded for the schedule, and GradestreamSinkErrors, once a run fails on the refusing SIS', async () => {
     const post = await fetch(`${service.base}/events`, { method: 'POST', body: fixtureText('grade_change'), headers: { 'x-gradestream-secret': 's3cret' } });
     expect(await post.json()).toEqual({ outcome: 'applied' });
     const run = await fetch(`${service.base}/api/schedules/nightly/run`, { method: 'POST', headers: { authorization: 'Bearer adm' } });
@@ -154,9 +155,9 @@ describe('the shipped alerting rules in a real Prometheus', () => {
     expect(sis.requests.length).toBeGreaterThan(0);
 
     const seen = new Map<string, Set<string>>();
-    const wanted = ['GradestreamSyncFailed', 'GradestreamSyncNeverSucceeded'];
+    const wanted = ['GradestreamSyncFailed', 'GradestreamSyncNeverSucceeded', 'GradestreamSinkErrors'];
     const firing = await until(
-      'GradestreamSyncFailed and GradestreamSyncNeverSucceeded to fire',
+      `${wanted.join(', ')} to fire`,
       async () => {
         const now = await alerts();
         for (const a of now) {
@@ -169,9 +170,10 @@ describe('the shipped alerting rules in a real Prometheus', () => {
       45_000,
     );
     for (const a of firing) {
-      expect(a.labels).toMatchObject({ schedule: 'nightly', job: 't-gradestream', namespace: 'default', severity: 'warning' });
+      const about = a.labels['alertname'] === 'GradestreamSinkErrors' ? { sink: 'https' } : { schedule: 'nightly' };
+      expect(a.labels).toMatchObject({ ...about, job: 't-gradestream', namespace: 'default', severity: 'warning' });
       expect(a.annotations['runbook_url']).toBe(`https://gradestream.example/README.md#${a.labels['alertname']!.toLowerCase()}`);
-      expect(a.annotations['summary']).toContain('nightly');
+      expect(a.annotations['summary']).toContain(Object.values(about)[0]);
     }
     // Nothing about a healthy, ready, never-overdue service, pending or firing.
     expect([...seen.keys()].filter((name) => quiet.includes(name))).toEqual([]);
