@@ -45,14 +45,24 @@ const proxies = z
     }
   });
 const optional = z.string().min(1).optional();
+// Whole numbers from flags and variables, with a message a person can act on (zod's own would say
+// "expected number, received NaN").
+const wholeNumber = (max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[0-9]{1,15}$/, what)
+    .transform(Number)
+    .refine((n) => n <= max, what);
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values, { message: `expected one of ${values.join(', ')}` });
 
 export const ConfigSchema = z.object({
   stateUrl: stateUrl.default('sqlite:./var/gradestream.db'),
   schedulesFile: optional,
   sinkUrl: sinkUrl.default('file:./var/outbox'),
   timeZone: zone.default('UTC'),
-  httpPort: z.coerce.number().int().min(0).max(65535).default(8080),
-  sqsQueueUrl: z.string().url().optional(),
+  httpPort: wholeNumber(65535, 'not a port number (0 to 65535)').default(8080),
+  sqsQueueUrl: z.string().url('expected a URL').optional(),
   kafkaBrokers: z
     .string()
     .transform((v) => v.split(',').map((b) => b.trim()).filter((b) => b !== ''))
@@ -68,12 +78,12 @@ export const ConfigSchema = z.object({
     .enum(['true', 'false'], { message: 'expected true or false' })
     .transform((v) => v === 'true')
     .optional(),
-  kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  kafkaSaslMechanism: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   kafkaSaslUsername: optional,
   kafkaSaslPassword: optional,
   adminTokensFile: optional,
-  webhookAuth: z.enum(['jwt', 'secret', 'none']).optional(),
-  webhookJwksUrl: z.string().url().optional(),
+  webhookAuth: oneOf(['jwt', 'secret', 'none']).optional(),
+  webhookJwksUrl: z.string().url('expected a URL').optional(),
   webhookIssuer: optional,
   webhookSecret: optional,
   // Signs admin page sessions; unset: a secret generated once is kept in the state store.
@@ -82,12 +92,12 @@ export const ConfigSchema = z.object({
   trustedProxies: proxies.optional(),
   // Reconciliation with Canvas's REST API (SPEC §8): the token is never a flag and never echoed.
   canvasToken: optional,
-  canvasUrl: z.string().url().optional(),
+  canvasUrl: z.string().url('expected a URL').optional(),
   canvasShard: z.string().regex(/^[1-9][0-9]{0,5}$/, 'a Canvas shard number (a positive integer)').optional(),
   // An event instant further ahead of receipt than this is quarantined (future_timestamp): a bad clock must not pin a key.
-  maxFutureSeconds: z.coerce.number().int().min(0).default(86_400),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  logFormat: z.enum(['pino', 'iso']).default('pino'),
+  maxFutureSeconds: wholeNumber(Number.MAX_SAFE_INTEGER, 'not a whole number of seconds (0 or more)').default(86_400),
+  logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logFormat: oneOf(['pino', 'iso']).default('pino'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

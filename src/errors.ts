@@ -22,6 +22,12 @@ export class ConfigError extends GradestreamError {
   }
 }
 
+/** The HTTP port cannot be listened on (in use, or a privileged port): the message says how to choose another. */
+export class PortUnavailableError extends GradestreamError {
+  readonly code = 'PORT_UNAVAILABLE';
+  readonly retryable = false;
+}
+
 /** A command line that cannot be run: unknown option, missing argument. Exit code 2. */
 export class UsageError extends GradestreamError {
   readonly code = 'USAGE';

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, GradestreamError, InputUnreadableError, UsageError } from '../errors.js';
+import { ConfigError, GradestreamError, InputUnreadableError, PortUnavailableError, UsageError } from '../errors.js';
 import { UnknownScheduleError } from '../sync/errors.js';
 import { registerConsume } from './consume.js';
 import { HELD_LIMIT, heldCommand } from './held.js';
@@ -199,17 +199,25 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     // An invalid configuration (flags, environment, schedules file) or a schedule id the schedules file
     // does not define is a command line that cannot be run.
     const usage =
-      err instanceof UsageError || err instanceof InputUnreadableError || err instanceof ConfigError || err instanceof UnknownScheduleError;
-    return fail(io, json, code, message, usage ? EXIT.usage : EXIT.failed);
+      err instanceof UsageError ||
+      err instanceof InputUnreadableError ||
+      err instanceof ConfigError ||
+      err instanceof UnknownScheduleError ||
+      err instanceof PortUnavailableError;
+    const problems = err instanceof ConfigError ? err.problems : [];
+    return fail(io, json, code, message, usage ? EXIT.usage : EXIT.failed, problems);
   }
 }
 
 /**
  * A failed command: its one-line reason on stderr, and under `--json` also `{"error": {"code",
- * "message"}}` on stdout (SPEC §7.1), so a script reading stdout gets one JSON document either way.
+ * "message"}}` on stdout (SPEC §7.1), so a script reading stdout gets one JSON document either way;
+ * an invalid configuration adds `problems`, each on its own line on stderr.
  */
-function fail(io: CliIo, json: boolean, code: string, message: string, exit: number): number {
-  io.stderr.write(`gradestream: ${message}\n`);
-  if (json) writeJson(io, { error: { code, message } });
+function fail(io: CliIo, json: boolean, code: string, message: string, exit: number, problems: readonly string[] = []): number {
+  // Several configuration problems: a first line that says so, then one problem per line.
+  if (problems.length > 1) io.stderr.write(`gradestream: invalid configuration (${problems.length} problems):\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+  else io.stderr.write(`gradestream: ${message}\n`);
+  if (json) writeJson(io, { error: problems.length > 0 ? { code, message, problems } : { code, message } });
   return exit;
 }

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { isRetryable } from '../errors.js';
+import { isRetryable, PortUnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { HttpError } from './http-error.js';
 import {
@@ -162,12 +162,21 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logg
  * Listens on `port` as Node does with no host (all addresses, IPv6 when available) and answers the
  * port. Fastify's own listen would default to localhost.
  */
+/** EADDRINUSE and EACCES say what to do, naming the setting; anything else as it is. */
+function portProblem(err: NodeJS.ErrnoException, port: number): Error {
+  const choose = 'choose another with --port N (or GRADESTREAM_HTTP_PORT)';
+  if (err.code === 'EADDRINUSE') return new PortUnavailableError(`port ${port} is in use by another process: ${choose}`, { cause: err });
+  if (err.code === 'EACCES') return new PortUnavailableError(`not allowed to listen on port ${port} (below 1024 needs privileges): ${choose}`, { cause: err });
+  return err;
+}
+
 export async function listen(app: App, port: number, host?: string): Promise<number> {
   await app.ready();
   await new Promise<void>((resolve, reject) => {
-    app.server.once('error', reject);
+    const refused = (err: NodeJS.ErrnoException) => reject(portProblem(err, port));
+    app.server.once('error', refused);
     app.server.listen(port, host, () => {
-      app.server.off('error', reject);
+      app.server.off('error', refused);
       resolve();
     });
   });

@@ -43,6 +43,8 @@ export interface IngestResult {
   counts: IngestCounts;
   /** one per message, in input order (a webhook answers each request with its own) */
   outcomes: MessageOutcome[];
+  /** one per message: the quarantine reason of a quarantined one, else null */
+  reasons: (QuarantineReason | null)[];
 }
 
 export interface IngestOptions {
@@ -103,8 +105,8 @@ export function ingest(store: StateStore, messages: readonly Message[], options:
       records.length > 0 || quarantine.length > 0
         ? isolating(store, { records, recordAt, quarantine, quarantineAt }, messages, verdicts, now)
         : Promise.resolve([]);
-    const counted = options.metrics === undefined ? undefined : { metrics: options.metrics, log: options.log, messages, verdicts, now };
-    return settle(folded, outcomes, counted);
+    const counted = options.metrics === undefined ? undefined : { metrics: options.metrics, log: options.log, messages, now };
+    return settle(folded, outcomes, verdicts, counted);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -202,16 +204,19 @@ const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}
 async function settle(
   folded: Promise<readonly [number, MessageOutcome][]>,
   outcomes: MessageOutcome[],
-  counted: { metrics: IntakeMetrics; log?: Logger; messages: readonly Message[]; verdicts: readonly Verdict[]; now: number } | undefined,
+  verdicts: readonly Verdict[],
+  counted: { metrics: IntakeMetrics; log?: Logger; messages: readonly Message[]; now: number } | undefined,
 ): Promise<IngestResult> {
   for (const [at, o] of await folded) outcomes[at] = o;
+  // Read after the fold: a message the store failed on was re-quarantined as internal_error.
+  const reasons = verdicts.map((v, i) => (outcomes[i] === 'quarantined' && v.outcome === 'quarantined' ? v.reason : null));
   const counts = zeroCounts();
   counts.received = outcomes.length;
   for (const o of outcomes) counts[o] += 1;
 
   // Counted after the commit: a batch that failed and is redelivered is not counted twice.
   if (counted !== undefined) {
-    const { metrics, log, messages, verdicts, now } = counted;
+    const { metrics, log, messages, now } = counted;
     const debug = log?.isLevelEnabled('debug') === true;
     verdicts.forEach((v, i) => {
       const m = messages[i]!;
@@ -224,5 +229,5 @@ async function settle(
       if (v.outcome === 'valid' && outcomes[i] !== 'quarantined') metrics.eventLag.observe({ source: m.source }, Math.max(0, now - v.record.instant) / 1000);
     });
   }
-  return { counts, outcomes };
+  return { counts, outcomes, reasons };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isRetryable } from '../errors.js';
+import type { QuarantineReason } from '../intake/index.js';
 import type { Logger } from '../log.js';
 import { HttpError } from '../service/http-error.js';
 import { EVENTS_BODY_LIMIT } from '../service/limits.js';
@@ -27,17 +28,21 @@ export interface WebhookOptions extends IngestOptions {
 
 export interface WebhookAnswer {
   status: number;
-  body: { outcome: MessageOutcome };
+  /** `reason`: a quarantined event's reason code (README "Quarantine reasons"), so a sender can see why. */
+  body: { outcome: MessageOutcome; reason?: QuarantineReason };
 }
 
 export class WebhookSource {
   readonly bodyLimit: number;
-  private readonly coalescer: Coalescer<Message, MessageOutcome>;
+  private readonly coalescer: Coalescer<Message, { outcome: MessageOutcome; reason: QuarantineReason | null }>;
 
   constructor(private readonly options: WebhookOptions) {
     this.bodyLimit = options.bodyLimit ?? EVENTS_BODY_LIMIT;
     this.coalescer = new Coalescer(
-      async (messages) => (await ingest(options.store, messages, options)).outcomes,
+      async (messages) => {
+        const { outcomes, reasons } = await ingest(options.store, messages, options);
+        return outcomes.map((outcome, i) => ({ outcome, reason: reasons[i] ?? null }));
+      },
       options.batch ?? { maxItems: 200, maxDelayMs: 2 },
     );
   }
@@ -54,8 +59,8 @@ export class WebhookSource {
     if (!auth.ok) throw this.refusal(auth);
     const position = `webhook:${randomUUID()}`;
     try {
-      const outcome = await this.coalescer.submit({ text: auth.text, bytes: auth.bytes, source: 'webhook', position });
-      return { status: 200, body: { outcome } };
+      const { outcome, reason } = await this.coalescer.submit({ text: auth.text, bytes: auth.bytes, source: 'webhook', position });
+      return { status: 200, body: reason === null ? { outcome } : { outcome, reason } };
     } catch (err) {
       if (isRetryable(err)) throw new HttpError(503, 'state store unavailable', { 'retry-after': '5' });
       throw err;

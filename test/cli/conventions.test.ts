@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -44,6 +47,24 @@ describe('command-line conventions', () => {
     expect(pause).toMatchObject({ code: 2, stderr: expect.stringMatching(/no schedules file/) });
   });
 
+  it('says what is wrong with a flag in words, and names --port when the port is taken', async () => {
+    expect(await cli(['run', '--port', 'abc'], '', env)).toMatchObject({
+      code: 2,
+      stderr: 'gradestream: invalid configuration: --port ("abc"): not a port number (0 to 65535)\n',
+    });
+    const busy = createServer().listen(0, '0.0.0.0');
+    await once(busy, 'listening');
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = await cli(['run', '--port', String(port), '--json'], '', { ...env, LOG_LEVEL: 'silent', GRADESTREAM_WEBHOOK_AUTH: 'none' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`gradestream: port ${port} is in use by another process: choose another with --port N (or GRADESTREAM_HTTP_PORT)\n`);
+      expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PORT_UNAVAILABLE' } });
+    } finally {
+      busy.close();
+    }
+  });
+
   it('help shows the defaults the code uses and which options are required; a dry run needs no --as', async () => {
     expect((await cli(['replay', '--help'])).stdout).toContain(`(default ${DEFAULT_BATCH_SIZE})`);
     expect((await cli(['runs', 'list', '--help'])).stdout).toMatch(/--limit <n> +at most this many \(default 20\)/);
@@ -68,9 +89,14 @@ describe('command-line conventions', () => {
       const r = await cli(args, '', env);
       expect({ args, code: r.code }).toEqual({ args, code: exit });
       const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
-      expect(doc).toEqual({ error: { code, message: expect.any(String) } });
+      expect(doc).toEqual({ error: code === 'CONFIG_INVALID' ? { code, message: expect.any(String), problems: [expect.any(String)] } : { code, message: expect.any(String) } });
       expect(r.stderr).toBe(`gradestream: ${doc.error.message}\n`);
     }
+    // Several configuration problems: one per line, and listed in the JSON error.
+    const bad = await cli(['replay', '-', '--json', '--state', 'sqlite:', '--sink', 'ftp://x'], '', {});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split('\n')[0]).toBe('gradestream: invalid configuration (2 problems):');
+    expect(JSON.parse(bad.stdout).error.problems).toHaveLength(2);
     // Without --json: the reason on stderr only.
     expect(await cli(['replay', '--bogus'])).toEqual({ code: 2, stdout: '', stderr: "gradestream: unknown option '--bogus'\n" });
   });

@@ -98,7 +98,7 @@ describe('2. a deeply nested claim made jwt mode answer 503 forever', () => {
     const token = await new CompactSign(Buffer.from(claims)).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(key.privateKey);
     const r = await fetch(`${s.base}/events`, { method: 'POST', body: token, headers: { 'content-type': 'application/jwt' } });
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ outcome: 'quarantined' });
+    expect(await r.json()).toEqual({ outcome: 'quarantined', reason: 'invalid_field' });
   });
 });
 

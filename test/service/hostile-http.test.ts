@@ -81,7 +81,7 @@ describe('hostile raw HTTP against gradestream run', () => {
     expect((await fetch(`${service.base}/healthz`)).status).toBe(200);
     // Still itself: a valid event folds, the API answers.
     const event = await fetch(`${service.base}/events`, { method: 'POST', body: JSON.stringify({ metadata: { event_name: 'grade_change' }, body: {} }), headers: { 'x-gradestream-secret': CREDENTIALS.secret } });
-    expect(await event.json()).toEqual({ outcome: 'quarantined' });
+    expect(await event.json()).toEqual({ outcome: 'quarantined', reason: 'invalid_field' });
     expect((await fetch(`${service.base}/api/schedules`, { headers: { authorization: `Bearer ${CREDENTIALS.viewer}` } })).status).toBe(200);
   });
 

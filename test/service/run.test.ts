@@ -92,9 +92,10 @@ describe('gradestream run with an invalid configuration', () => {
       );
       expect(result.code).toBe(2);
       expect(result.stderr).toBe(
-        'gradestream: invalid configuration: --state ("sqlite:"): sqlite: needs a path (sqlite:PATH); ' +
-          'GRADESTREAM_KAFKA_TOPICS: required when GRADESTREAM_KAFKA_BROKERS is set; ' +
-          '/nonexistent/schedules.yaml: cannot read the schedules file (ENOENT: no such file or directory, open \'/nonexistent/schedules.yaml\')\n',
+        'gradestream: invalid configuration (3 problems):\n' +
+          '  - --state ("sqlite:"): sqlite: needs a path (sqlite:PATH)\n' +
+          '  - GRADESTREAM_KAFKA_TOPICS: required when GRADESTREAM_KAFKA_BROKERS is set\n' +
+          '  - /nonexistent/schedules.yaml: cannot read the schedules file (ENOENT: no such file or directory, open \'/nonexistent/schedules.yaml\')\n',
       );
     } finally {
       cli.remove();

@@ -54,7 +54,7 @@ describe('POST /events with a shared secret, into a real SQLite store', () => {
 
   it('quarantines an invalid event with a 200, and ignores other event types', async () => {
     const bad = JSON.stringify(variant('grade_change', { body: { score: 'lots' } }));
-    expect(await (await post(hook.url, bad, secret)).json()).toEqual({ outcome: 'quarantined' });
+    expect(await (await post(hook.url, bad, secret)).json()).toEqual({ outcome: 'quarantined', reason: 'invalid_field' });
     const q = await t.store.listQuarantine({ limit: 10 });
     expect(q.at(-1)).toMatchObject({ source: 'webhook', reason: 'invalid_field', raw: bad });
     expect(q.at(-1)!.position).toMatch(/^webhook:/);
@@ -148,7 +148,7 @@ describe('POST /events: whatever an authentic delivery holds, a final answer', (
     const claims = `{"iss":"${ISSUER}","metadata":{"event_name":"grade_change"},"body":{"score":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
     const r = await post(jwt.url, await signBytes(Buffer.from(claims)), { 'content-type': 'application/jwt' });
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ outcome: 'quarantined' });
+    expect(await r.json()).toEqual({ outcome: 'quarantined', reason: 'invalid_field' });
     const q = await lastQuarantined();
     expect(q.source).toBe('webhook');
     expect(q.raw).toBe(claims); // the signed payload, kept as it came
@@ -165,7 +165,7 @@ describe('POST /events: whatever an authentic delivery holds, a final answer', (
   it('hands the body to intake as bytes: one that is not UTF-8 is quarantined with its bytes exactly', async () => {
     const body = Buffer.concat([Buffer.from(fixtureText('grade_change').slice(0, 40)), Buffer.from([0xe0, 0xa4]), Buffer.from('"}')]);
     const r = await fetch(secret.url, { method: 'POST', body, headers: { 'x-gradestream-secret': 's3cret' } });
-    expect(await r.json()).toEqual({ outcome: 'quarantined' });
+    expect(await r.json()).toEqual({ outcome: 'quarantined', reason: 'invalid_utf8' });
     const q = await lastQuarantined();
     expect(q.reason).toBe('invalid_utf8');
     expect(q.raw_base64).toBe(body.toString('base64'));
@@ -175,7 +175,7 @@ describe('POST /events: whatever an authentic delivery holds, a final answer', (
     for (const body of ['['.repeat(100_000) + ']'.repeat(100_000), '', '{"__proto__":{"metadata":{}},"constructor":{"prototype":{}}}', '\uFEFF{}', '\u0000']) {
       const r = await post(secret.url, body, { 'x-gradestream-secret': 's3cret' });
       expect(r.status, body.slice(0, 20)).toBe(200);
-      expect(await r.json()).toEqual({ outcome: 'quarantined' });
+      expect(await r.json()).toEqual({ outcome: 'quarantined', reason: expect.stringMatching(/^(malformed_json|not_an_event)$/) });
     }
   });
 

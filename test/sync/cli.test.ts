@@ -159,7 +159,8 @@ describe('gradestream sync and friends', () => {
     writeFileSync(bad, '- {id: a, hourOfDay: 24, timeZone: Mars/Olympus, postedBy: x}\n');
     const r = await run('schedules', 'list', '--schedules', bad);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/hourOfDay: 24 is not a whole hour from 0 to 23; .*timeZone: "Mars\/Olympus" is not an IANA time zone name/);
+    // One problem per line under a first line that counts them.
+    expect(r.stderr).toMatch(/^gradestream: invalid configuration \(2 problems\):\n  - .*hourOfDay: 24 is not a whole hour from 0 to 23\n  - .*timeZone: "Mars\/Olympus" is not an IANA time zone name[^\n]*\n$/);
     // A command that runs a schedule needs the file (read-only ones do not: test/cli/conventions.test.ts).
     const none = await cli(['sync', 'nightly', '--as', 'x'], '', { GRADESTREAM_STATE_URL: state });
     expect([none.code, none.stderr]).toEqual([2, 'gradestream: invalid configuration: no schedules file: set GRADESTREAM_SCHEDULES_FILE or pass --schedules FILE\n']);
