@@ -3,7 +3,8 @@ import { readSettings } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { readConfigFiles, startService } from '../service/app.js';
-import { EXIT, type CliIo } from './io.js';
+import { VERSION } from '../version.js';
+import { EXIT, writeJson, type CliIo } from './io.js';
 import { commandFlags, type SharedOptions } from './options.js';
 
 export interface RunOptions extends SharedOptions {
@@ -29,6 +30,8 @@ export async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
   const service = await startService(config, log);
   // Every line from here on is JSON (log shippers parse each line); the port is in `listening` and here.
   log.info({ port: service.port }, 'ready');
+  // --json: one document, once the service is up, for a supervisor that needs the port (--port 0).
+  if (opts.json) writeJson(io, { status: 'ready', port: service.port, version: VERSION });
   const [signal] = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   log.info({ signal }, 'stopping');
   await service.stop();

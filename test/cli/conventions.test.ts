@@ -65,6 +65,19 @@ describe('command-line conventions', () => {
     }
   });
 
+  it('run --json prints one document once it is ready, with the port it got', async () => {
+    const before = process.listenerCount('SIGTERM');
+    const running = cli(['run', '--port', '0', '--json'], '', { ...env, LOG_LEVEL: 'silent', GRADESTREAM_WEBHOOK_AUTH: 'none' });
+    // `run` waits for SIGTERM once it is ready: then stop it as a supervisor would.
+    for (let i = 0; i < 200 && process.listenerCount('SIGTERM') === before; i++) await new Promise((r) => setTimeout(r, 25));
+    process.emit('SIGTERM');
+    const r = await running;
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { status: string; port: number; version: string };
+    expect(doc).toEqual({ status: 'ready', port: expect.any(Number), version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(doc.port).toBeGreaterThan(0);
+  });
+
   it('help shows the defaults the code uses and which options are required; a dry run needs no --as', async () => {
     expect((await cli(['replay', '--help'])).stdout).toContain(`(default ${DEFAULT_BATCH_SIZE})`);
     expect((await cli(['runs', 'list', '--help'])).stdout).toMatch(/--limit <n> +at most this many \(default 20\)/);
